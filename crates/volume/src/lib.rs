@@ -8,6 +8,7 @@
 
 pub mod geometry;
 pub mod grid;
+pub mod nifti;
 
 pub use geometry::Geometry;
 pub use grid::{Dims, Sample, ShapeMismatch, Volume};
