@@ -1,5 +1,8 @@
 //! Voxel-to-patient geometry.
 
+// Index loops mirror the matrix notation of the affine algebra below.
+#![allow(clippy::needless_range_loop)]
+
 use serde::{Deserialize, Serialize};
 
 /// Maps voxel indices `(i, j, k)` to patient coordinates (LPS, millimetres).
@@ -102,8 +105,7 @@ impl Geometry {
     /// Determinant sign of the direction matrix: −1 when the index axes form a left-handed frame.
     pub fn handedness(&self) -> f64 {
         let d = &self.direction;
-        let det = d[0][0] * (d[1][1] * d[2][2] - d[1][2] * d[2][1])
-            - d[0][1] * (d[1][0] * d[2][2] - d[1][2] * d[2][0])
+        let det = d[0][0] * (d[1][1] * d[2][2] - d[1][2] * d[2][1]) - d[0][1] * (d[1][0] * d[2][2] - d[1][2] * d[2][0])
             + d[0][2] * (d[1][0] * d[2][1] - d[1][1] * d[2][0]);
         det.signum()
     }

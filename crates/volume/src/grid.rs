@@ -36,7 +36,11 @@ impl<T> Volume<T> {
             .and_then(|v| v.checked_mul(dims[2]))
             .unwrap_or(usize::MAX);
         if expected != data.len() {
-            return Err(ShapeMismatch { dims, expected, actual: data.len() });
+            return Err(ShapeMismatch {
+                dims,
+                expected,
+                actual: data.len(),
+            });
         }
         Ok(Self { dims, data, geometry })
     }
@@ -94,14 +98,22 @@ impl<T> Volume<T> {
         T: Sync,
     {
         use rayon::prelude::*;
-        Volume { dims: self.dims, data: self.data.par_iter().map(f).collect(), geometry: self.geometry }
+        Volume {
+            dims: self.dims,
+            data: self.data.par_iter().map(f).collect(),
+            geometry: self.geometry,
+        }
     }
 }
 
 impl<T: Clone> Volume<T> {
     /// A grid of size `dims` filled with `value`.
     pub fn filled(dims: Dims, value: T, geometry: Geometry) -> Self {
-        Self { dims, data: vec![value; dims[0] * dims[1] * dims[2]], geometry }
+        Self {
+            dims,
+            data: vec![value; dims[0] * dims[1] * dims[2]],
+            geometry,
+        }
     }
 }
 

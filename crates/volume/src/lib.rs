@@ -6,9 +6,13 @@
 //! +y towards posterior, +z towards head); NIfTI readers/writers convert to and from RAS at
 //! the file boundary only.
 
+pub mod archive;
+pub mod dicom;
 pub mod geometry;
 pub mod grid;
+pub mod input;
 pub mod nifti;
+pub mod resample;
 
 pub use geometry::Geometry;
 pub use grid::{Dims, Sample, ShapeMismatch, Volume};

@@ -37,9 +37,7 @@ pub enum NiftiError {
         reason: String,
     },
     /// The declared grid is larger than this reader accepts.
-    #[error(
-        "{path}: declared grid {dims:?} ({voxels} voxels) exceeds the limit of {limit} voxels"
-    )]
+    #[error("{path}: declared grid {dims:?} ({voxels} voxels) exceeds the limit of {limit} voxels")]
     TooLarge {
         /// File concerned.
         path: String,
@@ -96,9 +94,7 @@ fn open_stream(path: &Path) -> Result<Box<dyn Read>, NiftiError> {
         source,
     })?;
     let reader = BufReader::with_capacity(1 << 20, file);
-    let gz = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    let gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
     Ok(if gz {
         Box::new(MultiGzDecoder::new(reader))
     } else {
@@ -124,9 +120,7 @@ fn open_validated(path: &Path) -> Result<OpenedNifti, NiftiError> {
     let mut stream = open_stream(path)?;
     let header = NiftiHeader::from_reader(&mut stream).map_err(|e| invalid(e.to_string()))?;
     if &header.magic != b"n+1\0" {
-        return Err(invalid(
-            "not a single-file NIfTI-1 image (magic is not \"n+1\")".into(),
-        ));
+        return Err(invalid("not a single-file NIfTI-1 image (magic is not \"n+1\")".into()));
     }
     let rank = header.dim[0] as usize;
     if !(1..=7).contains(&rank) {
@@ -138,13 +132,7 @@ fn open_validated(path: &Path) -> Result<OpenedNifti, NiftiError> {
             &header.dim[1..=rank]
         )));
     }
-    let dims: [u64; 3] = std::array::from_fn(|a| {
-        if a < rank {
-            header.dim[a + 1] as u64
-        } else {
-            1
-        }
-    });
+    let dims: [u64; 3] = std::array::from_fn(|a| if a < rank { header.dim[a + 1] as u64 } else { 1 });
     if dims.contains(&0) {
         return Err(invalid(format!("grid {dims:?} has an empty axis")));
     }
@@ -166,11 +154,9 @@ fn open_validated(path: &Path) -> Result<OpenedNifti, NiftiError> {
             header.vox_offset
         )));
     }
-    std::io::copy(&mut (&mut stream).take(skip), &mut std::io::sink()).map_err(|source| {
-        NiftiError::Io {
-            path: name.clone(),
-            source,
-        }
+    std::io::copy(&mut (&mut stream).take(skip), &mut std::io::sink()).map_err(|source| NiftiError::Io {
+        path: name.clone(),
+        source,
     })?;
     Ok(OpenedNifti {
         header,
@@ -180,20 +166,17 @@ fn open_validated(path: &Path) -> Result<OpenedNifti, NiftiError> {
     })
 }
 
-fn read_data(
-    path: &Path,
-) -> Result<(NiftiHeader, [usize; 3], Geometry, InMemNiftiVolume), NiftiError> {
+fn read_data(path: &Path) -> Result<(NiftiHeader, [usize; 3], Geometry, InMemNiftiVolume), NiftiError> {
     let OpenedNifti {
         header,
         dims,
         geometry,
         stream,
     } = open_validated(path)?;
-    let data =
-        InMemNiftiVolume::from_reader(stream, &header).map_err(|source| NiftiError::Decode {
-            path: path_string(path),
-            source,
-        })?;
+    let data = InMemNiftiVolume::from_reader(stream, &header).map_err(|source| NiftiError::Decode {
+        path: path_string(path),
+        source,
+    })?;
     Ok((header, dims, geometry, data))
 }
 
@@ -219,11 +202,7 @@ pub fn read_nifti(path: &Path) -> Result<Volume<f32>, NiftiError> {
     })
 }
 
-fn typed_as_f32(
-    path: &Path,
-    header: &NiftiHeader,
-    data: InMemNiftiVolume,
-) -> Result<Vec<f32>, NiftiError> {
+fn typed_as_f32(path: &Path, header: &NiftiHeader, data: InMemNiftiVolume) -> Result<Vec<f32>, NiftiError> {
     let decode = |source| NiftiError::Decode {
         path: path_string(path),
         source,
@@ -296,11 +275,7 @@ pub fn read_nifti_scan(path: &Path) -> Result<NiftiScan, NiftiError> {
     };
     let datatype = header.data_type().map_err(decode)?;
     let (values, slope, intercept) = match (datatype, unit_scaling(&header)) {
-        (NiftiType::Int16, true) => (
-            data.into_nifti_typed_data::<i16>().map_err(decode)?,
-            1.0,
-            0.0,
-        ),
+        (NiftiType::Int16, true) => (data.into_nifti_typed_data::<i16>().map_err(decode)?, 1.0, 0.0),
         (NiftiType::Uint8, true) => (
             data.into_nifti_typed_data::<u8>()
                 .map_err(decode)?
@@ -331,11 +306,10 @@ pub fn read_nifti_scan(path: &Path) -> Result<NiftiScan, NiftiError> {
             quantize_to_i16(scaled)
         }
     };
-    let volume =
-        Volume::from_vec(dims, values, geometry).map_err(|e| NiftiError::InvalidHeader {
-            path: path_string(path),
-            reason: e.to_string(),
-        })?;
+    let volume = Volume::from_vec(dims, values, geometry).map_err(|e| NiftiError::InvalidHeader {
+        path: path_string(path),
+        reason: e.to_string(),
+    })?;
     Ok(NiftiScan {
         volume,
         slope,
@@ -361,9 +335,7 @@ pub fn quantize_to_i16(real: Vec<f32>) -> (Vec<i16>, f64, f64) {
         .into_iter()
         .map(|v| {
             if v.is_finite() {
-                ((v as f64 - intercept) / slope)
-                    .round()
-                    .clamp(-32768.0, 32767.0) as i16
+                ((v as f64 - intercept) / slope).round().clamp(-32768.0, 32767.0) as i16
             } else {
                 0
             }
@@ -411,8 +383,7 @@ fn geometry_from_header(h: &NiftiHeader) -> Result<Geometry, String> {
         m[3][3] = 1.0;
         m
     };
-    Geometry::from_affine(&ras_lps_swap(ras))
-        .ok_or_else(|| "the voxel-to-world affine is degenerate".to_string())
+    Geometry::from_affine(&ras_lps_swap(ras)).ok_or_else(|| "the voxel-to-world affine is degenerate".to_string())
 }
 
 /// RAS ↔ LPS: negates the first two world rows (the map is its own inverse).
@@ -454,8 +425,7 @@ fn quaternion_to_rotation(b: f64, c: f64, d: f64) -> [[f64; 3]; 3] {
 
 /// Quaternion (b, c, d) and qfac of an orthonormal rotation (following the NIfTI reference algorithm).
 fn rotation_to_quaternion(mut r: [[f64; 3]; 3]) -> ([f64; 3], f64) {
-    let det = r[0][0] * (r[1][1] * r[2][2] - r[1][2] * r[2][1])
-        - r[0][1] * (r[1][0] * r[2][2] - r[1][2] * r[2][0])
+    let det = r[0][0] * (r[1][1] * r[2][2] - r[1][2] * r[2][1]) - r[0][1] * (r[1][0] * r[2][2] - r[1][2] * r[2][0])
         + r[0][2] * (r[1][0] * r[2][1] - r[1][1] * r[2][0]);
     let qfac = if det < 0.0 {
         for row in r.iter_mut() {
@@ -514,8 +484,7 @@ pub fn write_nifti<T: NiftiSample>(path: &Path, volume: &Volume<T>) -> Result<()
     {
         *srow = std::array::from_fn(|c| ras[row][c] as f32);
     }
-    let rotation: [[f64; 3]; 3] =
-        std::array::from_fn(|r| std::array::from_fn(|c| ras[r][c] / g.spacing[c]));
+    let rotation: [[f64; 3]; 3] = std::array::from_fn(|r| std::array::from_fn(|c| ras[r][c] / g.spacing[c]));
     let ([b, c, d], qfac) = rotation_to_quaternion(rotation);
     header.quatern_b = b as f32;
     header.quatern_c = c as f32;
@@ -537,12 +506,12 @@ pub fn write_nifti<T: NiftiSample>(path: &Path, volume: &Volume<T>) -> Result<()
     header.sform_code = 1;
     header.xyzt_units = 2; // NIFTI_UNITS_MM
     let [nx, ny, nz] = volume.dims();
-    let view =
-        ndarray::ArrayView3::from_shape(ndarray::ShapeBuilder::f((nx, ny, nz)), volume.data())
-            .map_err(|e| NiftiError::InvalidHeader {
-                path: path_string(path),
-                reason: e.to_string(),
-            })?;
+    let view = ndarray::ArrayView3::from_shape(ndarray::ShapeBuilder::f((nx, ny, nz)), volume.data()).map_err(|e| {
+        NiftiError::InvalidHeader {
+            path: path_string(path),
+            reason: e.to_string(),
+        }
+    })?;
     nifti::writer::WriterOptions::new(path)
         .reference_header(&header)
         .write_nifti(&view)
@@ -575,9 +544,7 @@ mod tests {
                     row[2] = -row[2];
                 }
             }
-            let data: Vec<i16> = (0..4 * 5 * 6)
-                .map(|i| (i * 37 % 2000 - 1000) as i16)
-                .collect();
+            let data: Vec<i16> = (0..4 * 5 * 6).map(|i| (i * 37 % 2000 - 1000) as i16).collect();
             let v = Volume::from_vec([4, 5, 6], data, g).expect("shape");
             let path = dir.path().join(name);
             write_nifti(&path, &v).expect("write");
@@ -587,10 +554,7 @@ mod tests {
             let (a, b) = (back.volume.geometry.affine(), v.geometry.affine());
             for r in 0..4 {
                 for c in 0..4 {
-                    assert!(
-                        (a[r][c] - b[r][c]).abs() < 1e-4,
-                        "{name}: affine differs at {r},{c}"
-                    );
+                    assert!((a[r][c] - b[r][c]).abs() < 1e-4, "{name}: affine differs at {r},{c}");
                 }
             }
             // qform alone must give the same geometry as sform.
@@ -599,10 +563,7 @@ mod tests {
             let q = geometry_from_header(&header).expect("qform").affine();
             for r in 0..3 {
                 for c in 0..4 {
-                    assert!(
-                        (q[r][c] - b[r][c]).abs() < 1e-4,
-                        "{name}: qform differs at {r},{c}"
-                    );
+                    assert!((q[r][c] - b[r][c]).abs() < 1e-4, "{name}: qform differs at {r},{c}");
                 }
             }
         }
@@ -610,8 +571,7 @@ mod tests {
 
     #[test]
     fn real_ct_is_lps_and_hu() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/ct-abdomen-3mm/ct.nii.gz");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/ct-abdomen-3mm/ct.nii.gz");
         let scan = read_nifti_scan(&path).expect("read CT");
         assert_eq!(scan.volume.dims(), [122, 101, 30]);
         assert_eq!((scan.slope, scan.intercept), (1.0, 0.0));
@@ -655,10 +615,7 @@ mod tests {
         }
         let huge_path = dir.path().join("huge.nii");
         std::fs::write(&huge_path, &huge).expect("write");
-        assert!(matches!(
-            read_nifti(&huge_path),
-            Err(NiftiError::TooLarge { .. })
-        ));
+        assert!(matches!(read_nifti(&huge_path), Err(NiftiError::TooLarge { .. })));
         let missing = dir.path().join("missing.nii.gz");
         assert!(matches!(read_nifti(&missing), Err(NiftiError::Io { .. })));
     }
