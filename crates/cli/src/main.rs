@@ -1,1 +1,248 @@
-fn main() {}
+//! `medprint`: turn a CT/MRI scan into a 1:1 print-ready 3D model.
+//!
+//! A thin layer over `medprint-pipeline`: argument parsing, progress bars, exit codes.
+
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use medprint_pipeline::{convert_path, run_demo, ConvertOptions, PipelineError, Report};
+use medprint_segment::threshold::BoneType;
+use medprint_volume::input::Modality;
+
+const EXIT_CODES: &str = "\
+EXIT CODES:
+  0  success
+  1  unexpected internal error
+  2  invalid command line
+  3  the input could not be read (no loadable scan; the message names each file and problem)
+  4  segmentation failed or found no bone
+  5  an output file could not be written
+  6  demo only: the result missed the accuracy targets (with --check)";
+
+#[derive(Parser)]
+#[command(name = "medprint", version, about = "Turn a CT or MRI scan into a 1:1-scale, print-ready 3D model", after_help = EXIT_CODES)]
+struct Cli {
+    /// Log level for diagnostics on stderr (error, warn, info, debug, trace).
+    #[arg(long, global = true, default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert a scan into model.stl, model.3mf, labels.nii.gz, report.json and preview/*.png.
+    #[command(after_help = EXIT_CODES)]
+    Convert {
+        /// A folder of DICOM files (any nesting), a .zip of them, one DICOM file, or a NIfTI file (.nii/.nii.gz).
+        input: PathBuf,
+        /// Output directory (created if missing).
+        #[arg(long, short)]
+        out: PathBuf,
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+        /// DICOM SeriesInstanceUID to use (default: the CT series with most slices).
+        #[arg(long)]
+        series: Option<String>,
+    },
+    /// Run the pipeline on a built-in synthetic CT phantom and compare the result with its known truth.
+    #[command(after_help = EXIT_CODES)]
+    Demo {
+        /// Output directory.
+        #[arg(long, short, default_value = "medprint-demo")]
+        out: PathBuf,
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+        /// Exit with code 6 unless Dice ≥ 0.95 and the model volume is within 1 % of the truth.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct PipelineArgs {
+    /// Modality of the scan when the file does not say (NIfTI) or says it wrongly.
+    #[arg(long, value_enum)]
+    modality: Option<ModalityArg>,
+    /// Bone type: hard (cortical, adult) or soft (paediatric, osteoporotic).
+    #[arg(long, value_enum, default_value = "hard")]
+    bone: BoneArg,
+    /// Use this bone threshold (HU) instead of estimating it from the histogram.
+    #[arg(long)]
+    threshold: Option<f32>,
+    /// Smoothing iterations of the surface (0 keeps the voxel staircase).
+    #[arg(long, default_value_t = 10)]
+    smooth: usize,
+    /// Fraction of triangles to keep when decimating (1 = no decimation).
+    #[arg(long, default_value_t = 0.25)]
+    keep: f32,
+    /// Skip the PNG previews.
+    #[arg(long)]
+    no_preview: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModalityArg {
+    Ct,
+    Mr,
+    Pt,
+    Nm,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BoneArg {
+    Hard,
+    Soft,
+}
+
+impl PipelineArgs {
+    fn options(&self) -> ConvertOptions {
+        let mut options = ConvertOptions {
+            modality: self.modality.map(|m| match m {
+                ModalityArg::Ct => Modality::Ct,
+                ModalityArg::Mr => Modality::Mr,
+                ModalityArg::Pt => Modality::Pt,
+                ModalityArg::Nm => Modality::Nm,
+            }),
+            previews: !self.no_preview,
+            ..ConvertOptions::default()
+        };
+        options.bone.bone = match self.bone {
+            BoneArg::Hard => BoneType::Hard,
+            BoneArg::Soft => BoneType::Soft,
+        };
+        options.bone.threshold_override_hu = self.threshold;
+        options.condition.smooth_iterations = self.smooth;
+        let default_decimation = options.condition.decimate.unwrap_or_default();
+        options.condition.decimate = (self.keep < 1.0).then_some(medprint_mesh::decimate::DecimateOptions {
+            target_ratio: self.keep.clamp(0.01, 1.0),
+            ..default_decimation
+        });
+        options
+    }
+}
+
+fn print_summary(report: &Report) {
+    let m = &report.model;
+    let t = &report.segmentation.threshold;
+    println!("bone threshold   {:.0} HU ({:?})", t.threshold_hu, t.method);
+    println!(
+        "bone volume      {:.1} cm³ ({} voxels)",
+        report.segmentation.bone_volume_mm3 / 1e3,
+        report.segmentation.bone_voxels
+    );
+    println!(
+        "model            {} triangles, {} shell(s), {:.1} cm³, {:.1} cm², printable: {}",
+        m.triangles,
+        m.shells,
+        m.volume_mm3 / 1e3,
+        m.area_mm2 / 1e2,
+        if m.printable { "yes" } else { "NO" }
+    );
+    for w in &report.warnings {
+        println!("warning: {w}");
+    }
+    for f in &report.input.skipped_files {
+        println!("skipped: {f}");
+    }
+    println!("outputs          {}", report.outputs.join(", "));
+    println!("total            {:.2} s", report.total_ms / 1e3);
+}
+
+fn fail(err: PipelineError) -> ExitCode {
+    eprintln!("error: {err}");
+    ExitCode::from(err.exit_code() as u8)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()))
+        .init();
+    match cli.command {
+        Command::Convert {
+            input,
+            out,
+            pipeline,
+            series,
+        } => {
+            let mut options = pipeline.options();
+            options.load.series_uid = series;
+            let bars = progress::StageBars::new(pipeline.no_preview);
+            match convert_path(&input, &out, &options, &bars) {
+                Ok(report) => {
+                    bars.clear();
+                    if pipeline.json {
+                        match serde_json::to_string_pretty(&report) {
+                            Ok(text) => println!("{text}"),
+                            Err(e) => {
+                                eprintln!("error: {e}");
+                                return ExitCode::from(1);
+                            }
+                        }
+                    } else {
+                        print_summary(&report);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    bars.clear();
+                    fail(err)
+                }
+            }
+        }
+        Command::Demo { out, pipeline, check } => {
+            let bars = progress::StageBars::new(pipeline.no_preview);
+            match run_demo(&out, &pipeline.options(), &bars) {
+                Ok(outcome) => {
+                    bars.clear();
+                    let c = &outcome.comparison;
+                    if pipeline.json {
+                        match serde_json::to_string_pretty(&outcome) {
+                            Ok(text) => println!("{text}"),
+                            Err(e) => {
+                                eprintln!("error: {e}");
+                                return ExitCode::from(1);
+                            }
+                        }
+                    } else {
+                        print_summary(&outcome.report);
+                        println!("--- compared with the phantom's known truth ---");
+                        println!("Dice (bone)                 {:.4}", c.dice);
+                        println!("true bone volume            {:.1} cm³", c.true_volume_mm3 / 1e3);
+                        println!(
+                            "segmentation volume error   {:+.2} %",
+                            c.segmentation_volume_error_percent
+                        );
+                        println!("model volume error          {:+.2} %", c.model_volume_error_percent);
+                        println!(
+                            "parts                       {} model / {} true",
+                            c.model_parts, c.true_parts
+                        );
+                        println!("open {}/preview/*.png to look at the result", out.display());
+                    }
+                    let met = c.dice >= 0.95 && c.model_volume_error_percent.abs() < 1.0;
+                    if check && !met {
+                        eprintln!(
+                            "error: the demo missed its accuracy targets (Dice ≥ 0.95, |model volume error| < 1 %)"
+                        );
+                        return ExitCode::from(6);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    bars.clear();
+                    fail(err)
+                }
+            }
+        }
+    }
+}

@@ -148,49 +148,57 @@ pub fn knee_phantom(spec: &KneePhantomSpec) -> Phantom {
     let slice = nx * ny;
     let mut ct = vec![0i16; slice * nz];
     let mut truth = vec![0u8; slice * nz];
-    ct.par_chunks_mut(slice).zip(truth.par_chunks_mut(slice)).enumerate().for_each(|(z, (ct_slice, truth_slice))| {
-        let mut rng = SmallRng::seed_from_u64(spec.seed.wrapping_mul(0x9e37_79b9).wrapping_add(z as u64));
-        let noise = Normal::new(0.0, spec.noise_hu.max(0.0)).ok();
-        for y in 0..ny {
-            for x in 0..nx {
-                let p = geometry.index_to_patient([x as f64, y as f64, z as f64]);
-                // Body: an elliptic cylinder; approximate signed distance by scaling.
-                let rho = ((p[0] / ax).powi(2) + (p[1] / ay).powi(2)).sqrt();
-                let body_d = (rho - 1.0) * ax.min(ay);
-                let fat_d = (rho - 1.0) * ax.min(ay) + spec.fat_thickness;
-                let mut value = hu::AIR;
-                let body = coverage(body_d, voxel_mm);
-                value += body * (hu::FAT - hu::AIR);
-                value += coverage(fat_d, voxel_mm) * (hu::SOFT_TISSUE - hu::FAT);
-                // Table: a slab below the patient, curved to follow the body.
-                let table_y = table_top + 0.002 * p[0] * p[0];
-                let table_d = (p[1] - table_y - 0.5 * table_thickness).abs() - 0.5 * table_thickness;
-                let table_d = table_d.max(p[0].abs() - 0.9 * ax - 20.0);
-                value += coverage(table_d, voxel_mm) * (hu::TABLE - value);
-                let mut inside_bone = false;
-                for bone in &bones {
-                    let d = bone.signed_distance(p);
-                    inside_bone |= d < 0.0;
-                    let outer = coverage(d, voxel_mm);
-                    if outer > 0.0 {
-                        let inner = coverage(d + spec.cortical_thickness, voxel_mm);
-                        let bone_value = hu::MARROW + (1.0 - inner) * (hu::CORTICAL - hu::MARROW);
-                        value += outer * (bone_value - value);
+    ct.par_chunks_mut(slice)
+        .zip(truth.par_chunks_mut(slice))
+        .enumerate()
+        .for_each(|(z, (ct_slice, truth_slice))| {
+            let mut rng = SmallRng::seed_from_u64(spec.seed.wrapping_mul(0x9e37_79b9).wrapping_add(z as u64));
+            let noise = Normal::new(0.0, spec.noise_hu.max(0.0)).ok();
+            for y in 0..ny {
+                for x in 0..nx {
+                    let p = geometry.index_to_patient([x as f64, y as f64, z as f64]);
+                    // Body: an elliptic cylinder; approximate signed distance by scaling.
+                    let rho = ((p[0] / ax).powi(2) + (p[1] / ay).powi(2)).sqrt();
+                    let body_d = (rho - 1.0) * ax.min(ay);
+                    let fat_d = (rho - 1.0) * ax.min(ay) + spec.fat_thickness;
+                    let mut value = hu::AIR;
+                    let body = coverage(body_d, voxel_mm);
+                    value += body * (hu::FAT - hu::AIR);
+                    value += coverage(fat_d, voxel_mm) * (hu::SOFT_TISSUE - hu::FAT);
+                    // Table: a slab below the patient, curved to follow the body.
+                    let table_y = table_top + 0.002 * p[0] * p[0];
+                    let table_d = (p[1] - table_y - 0.5 * table_thickness).abs() - 0.5 * table_thickness;
+                    let table_d = table_d.max(p[0].abs() - 0.9 * ax - 20.0);
+                    value += coverage(table_d, voxel_mm) * (hu::TABLE - value);
+                    let mut inside_bone = false;
+                    for bone in &bones {
+                        let d = bone.signed_distance(p);
+                        inside_bone |= d < 0.0;
+                        let outer = coverage(d, voxel_mm);
+                        if outer > 0.0 {
+                            let inner = coverage(d + spec.cortical_thickness, voxel_mm);
+                            let bone_value = hu::MARROW + (1.0 - inner) * (hu::CORTICAL - hu::MARROW);
+                            value += outer * (bone_value - value);
+                        }
                     }
+                    if let Some(n) = &noise {
+                        value += n.sample(&mut rng) as f32;
+                    }
+                    let i = x + nx * y;
+                    ct_slice[i] = value.round().clamp(-1024.0, 3071.0) as i16;
+                    truth_slice[i] = u8::from(inside_bone);
                 }
-                if let Some(n) = &noise {
-                    value += n.sample(&mut rng) as f32;
-                }
-                let i = x + nx * y;
-                ct_slice[i] = value.round().clamp(-1024.0, 3071.0) as i16;
-                truth_slice[i] = u8::from(inside_bone);
             }
-        }
-    });
+        });
     let ct = Volume::from_vec(spec.dims, ct, geometry).unwrap_or_else(|_| unreachable!("buffer sized from dims"));
     let bone_truth =
         Volume::from_vec(spec.dims, truth, geometry).unwrap_or_else(|_| unreachable!("buffer sized from dims"));
-    Phantom { ct, bone_truth, bones, spec: spec.clone() }
+    Phantom {
+        ct,
+        bone_truth,
+        bones,
+        spec: spec.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -199,12 +207,19 @@ mod tests {
 
     #[test]
     fn truth_matches_analytic_volume_and_tissues() {
-        let spec = KneePhantomSpec { noise_hu: 0.0, ..KneePhantomSpec::default() };
+        let spec = KneePhantomSpec {
+            noise_hu: 0.0,
+            ..KneePhantomSpec::default()
+        };
         let p = knee_phantom(&spec);
         let voxels = p.bone_truth.data().iter().filter(|&&v| v == 1).count() as f64;
         let voxel_volume = voxels * p.ct.geometry.voxel_volume_mm3();
         let err = (voxel_volume - p.bone_volume_mm3()).abs() / p.bone_volume_mm3();
-        assert!(err < 0.02, "voxelised truth {voxel_volume} vs analytic {}", p.bone_volume_mm3());
+        assert!(
+            err < 0.02,
+            "voxelised truth {voxel_volume} vs analytic {}",
+            p.bone_volume_mm3()
+        );
         // Tissue values at known points.
         let at = |pt: [f64; 3]| {
             let ijk = p.ct.geometry.patient_to_index(pt).map(|v| v.round() as usize);
@@ -220,7 +235,10 @@ mod tests {
 
     #[test]
     fn same_seed_same_volume() {
-        let spec = KneePhantomSpec { dims: [40, 40, 30], ..KneePhantomSpec::default() };
+        let spec = KneePhantomSpec {
+            dims: [40, 40, 30],
+            ..KneePhantomSpec::default()
+        };
         assert_eq!(knee_phantom(&spec).ct, knee_phantom(&spec).ct);
     }
 }

@@ -1,0 +1,78 @@
+//! Decimation keeps printability and accuracy.
+
+mod conditioning_support;
+
+use conditioning_support::{cuberille, icosphere, sphere_distance};
+use medprint_mesh::{check_mesh, decimate, signed_volume_mm3, DecimateOptions, Mesh};
+
+fn percentile_95(mut d: Vec<f64>) -> f64 {
+    d.sort_by(f64::total_cmp);
+    d[d.len() * 95 / 100]
+}
+
+/// Distances to the true sphere at vertices, edge midpoints and centroids.
+fn surface_distances(m: &Mesh, r: f64) -> Vec<f64> {
+    let mut d: Vec<f64> = m.vertices.iter().map(|&p| sphere_distance(p, r)).collect();
+    for t in &m.triangles {
+        let [a, b, c] = t.map(|v| m.vertices[v as usize]);
+        let mix = |w: [f32; 3]| std::array::from_fn(|k| w[0] * a[k] + w[1] * b[k] + w[2] * c[k]);
+        for w in [[0.5, 0.5, 0.0], [0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [1.0 / 3.0; 3]] {
+            d.push(sphere_distance(mix(w), r));
+        }
+    }
+    d
+}
+
+#[test]
+fn ninety_percent_reduction_of_a_fine_sphere_stays_printable_and_close() {
+    let r = 20.0;
+    let fine = icosphere(6, r, [0.0; 3]);
+    let coarse = decimate(
+        &fine,
+        &DecimateOptions {
+            target_ratio: 0.1,
+            max_error_mm: 0.5,
+        },
+    );
+    let n = fine.triangles.len();
+    assert!(
+        coarse.triangles.len() <= n / 10 + n / 100,
+        "{} triangles left",
+        coarse.triangles.len()
+    );
+    assert!(coarse.triangles.len() >= n / 20);
+    let c = check_mesh(&coarse);
+    assert!(c.is_printable() && c.euler_characteristic == 2, "{c:?}");
+    let p95 = percentile_95(surface_distances(&coarse, r));
+    assert!(p95 <= 0.5, "95th percentile distance {p95} mm");
+}
+
+#[test]
+fn error_bound_limits_reduction_of_a_staircase() {
+    let stairs = cuberille(30, 1.0, |p| p.iter().map(|c| c * c).sum::<f64>() <= 144.0);
+    let tight = decimate(
+        &stairs,
+        &DecimateOptions {
+            target_ratio: 0.01,
+            max_error_mm: 1e-3,
+        },
+    );
+    let loose = decimate(
+        &stairs,
+        &DecimateOptions {
+            target_ratio: 0.25,
+            max_error_mm: 2.0,
+        },
+    );
+    println!(
+        "{} -> tight {} / loose {}",
+        stairs.triangles.len(),
+        tight.triangles.len(),
+        loose.triangles.len()
+    );
+    assert!(loose.triangles.len() < tight.triangles.len());
+    // A 1 µm bound still merges coplanar stair treads, but cannot cut corners.
+    assert!(tight.triangles.len() < stairs.triangles.len());
+    assert_eq!(signed_volume_mm3(&tight), signed_volume_mm3(&stairs));
+    assert!(check_mesh(&tight).is_printable() && check_mesh(&loose).is_printable());
+}

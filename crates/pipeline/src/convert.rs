@@ -1,0 +1,405 @@
+//! `convert`: one scan in, a print-ready bone model and its report out.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use medprint_mesh::condition::{condition, ConditionOptions};
+use medprint_mesh::export::{write_3mf, write_stl_binary, ModelPart};
+use medprint_mesh::isosurface::{try_extract_isosurface, IsosurfaceError};
+use medprint_mesh::shells::split_shells;
+use medprint_mesh::Mesh;
+use medprint_preview::{write_histogram_plot, write_mesh_preview, write_slice_previews, Overlay};
+use medprint_segment::bone::{segment_bone, BoneParams, BoneSegmentation};
+use medprint_segment::threshold::ScanType;
+use medprint_volume::input::{load_scan, InputError, LoadOptions, LoadedScan, Modality};
+use medprint_volume::nifti::write_nifti;
+
+use crate::progress::{Progress, Stage};
+use crate::report::{InputReport, ModelReport, Report, SegmentationReport};
+
+/// File names written into the output directory; other tools and tests rely on them.
+pub struct OutputNames;
+
+impl OutputNames {
+    /// Binary STL of the whole model, mm, patient coordinates.
+    pub const STL: &'static str = "model.stl";
+    /// 3MF with one object per connected part.
+    pub const THREEMF: &'static str = "model.3mf";
+    /// Label volume on the input grid.
+    pub const LABELS: &'static str = "labels.nii.gz";
+    /// The run report.
+    pub const REPORT: &'static str = "report.json";
+    /// Folder of PNG previews.
+    pub const PREVIEW_DIR: &'static str = "preview";
+}
+
+/// Label value of bone in `labels.nii.gz`.
+pub const BONE_LABEL: u8 = 1;
+
+/// The isovalue of a segmentation's `surface_field` (between 127 = outside and 128 = inside).
+const SURFACE_ISO: f32 = 127.5;
+
+/// Options of one run.
+#[derive(Debug, Clone)]
+pub struct ConvertOptions {
+    /// Input limits and series choice.
+    pub load: LoadOptions,
+    /// Overrides the modality found in the data (NIfTI carries none).
+    pub modality: Option<Modality>,
+    /// Segmentation parameters (`scan` is replaced by the input's modality).
+    pub bone: BoneParams,
+    /// Mesh conditioning.
+    pub condition: ConditionOptions,
+    /// Render PNG previews.
+    pub previews: bool,
+}
+
+impl Default for ConvertOptions {
+    fn default() -> Self {
+        Self {
+            load: LoadOptions::default(),
+            modality: None,
+            bone: BoneParams::default(),
+            condition: ConditionOptions::default(),
+            previews: true,
+        }
+    }
+}
+
+/// Why a run failed. Each message names the file or stage and the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Nothing loadable in the input.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The segmentation could not run.
+    #[error("segmentation failed: {0}")]
+    Segment(#[from] medprint_segment::SegmentError),
+    /// No bone was found, so there is nothing to print.
+    #[error("no bone was found in {input} (threshold {threshold_hu:.0} HU); check the modality and the scan")]
+    NothingFound {
+        /// Input path.
+        input: String,
+        /// Threshold used.
+        threshold_hu: f32,
+    },
+    /// The surface could not be extracted.
+    #[error("surface extraction failed: {0}")]
+    Surface(#[from] IsosurfaceError),
+    /// An output could not be written.
+    #[error("could not write {path}: {reason}")]
+    Output {
+        /// Output path.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl PipelineError {
+    /// Process exit code for this error (documented in the README and `--help`).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            PipelineError::Input(_) => 3,
+            PipelineError::Segment(_) | PipelineError::Surface(_) | PipelineError::NothingFound { .. } => 4,
+            PipelineError::Output { .. } => 5,
+        }
+    }
+}
+
+fn output_error(path: &Path, reason: impl ToString) -> PipelineError {
+    PipelineError::Output {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Writes a file through a temporary name and renames it into place, so a crash never leaves
+/// a half-written output under the final name.
+fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), PipelineError> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial = path.with_file_name(format!(".{file_name}.partial"));
+    write(&partial).map_err(|e| output_error(path, e))?;
+    fs::rename(&partial, path).map_err(|e| output_error(path, e))
+}
+
+fn write_with_buffer(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<(), PipelineError> {
+    write_atomically(path, |tmp| {
+        let mut w = BufWriter::with_capacity(1 << 20, File::create(tmp).map_err(|e| e.to_string())?);
+        write(&mut w).and_then(|()| w.flush()).map_err(|e| e.to_string())
+    })
+}
+
+fn scan_type_of(modality: &Modality, warnings: &mut Vec<String>) -> ScanType {
+    match modality {
+        Modality::Ct => ScanType::Ct,
+        Modality::Mr => ScanType::Mr,
+        Modality::Pt => ScanType::Pt,
+        Modality::Nm => ScanType::Nm,
+        other => {
+            warnings.push(format!(
+                "modality {other:?} is not declared by the input; processed as CT (use --modality to change)"
+            ));
+            ScanType::Ct
+        }
+    }
+}
+
+/// Measures one stage and reports it.
+struct StageClock<'a> {
+    progress: &'a dyn Progress,
+    timings: BTreeMap<String, f64>,
+}
+
+impl<'a> StageClock<'a> {
+    fn run<T>(&mut self, stage: Stage, work: impl FnOnce() -> T) -> T {
+        self.progress.start(stage);
+        let started = Instant::now();
+        let result = work();
+        let millis = started.elapsed().as_secs_f64() * 1e3;
+        self.progress.finish(stage, millis);
+        self.timings.insert(format!("{:?}", stage).to_lowercase(), millis);
+        result
+    }
+}
+
+/// Loads `input` and runs the whole pipeline, writing every output into `out_dir`.
+pub fn convert_path(
+    input: &Path,
+    out_dir: &Path,
+    options: &ConvertOptions,
+    progress: &dyn Progress,
+) -> Result<Report, PipelineError> {
+    let started = Instant::now();
+    progress.start(Stage::Load);
+    let scan = load_scan(input, &options.load)?;
+    let load_ms = started.elapsed().as_secs_f64() * 1e3;
+    progress.finish(Stage::Load, load_ms);
+    let mut report = convert_scan(scan, &input.display().to_string(), out_dir, options, progress)?;
+    report.timings_ms.insert("load".into(), load_ms);
+    report.total_ms += load_ms;
+    write_report(out_dir, &report)?;
+    Ok(report)
+}
+
+/// Writes `report.json` into `out_dir`.
+pub fn write_report(out_dir: &Path, report: &Report) -> Result<(), PipelineError> {
+    let path = out_dir.join(OutputNames::REPORT);
+    write_with_buffer(&path, |w| {
+        serde_json::to_writer_pretty(&mut *w, report).map_err(std::io::Error::other)
+    })
+}
+
+/// Runs segmentation, surface extraction, conditioning, export and previews on a loaded scan.
+pub fn convert_scan(
+    scan: LoadedScan,
+    input_label: &str,
+    out_dir: &Path,
+    options: &ConvertOptions,
+    progress: &dyn Progress,
+) -> Result<Report, PipelineError> {
+    let started = Instant::now();
+    fs::create_dir_all(out_dir).map_err(|e| output_error(out_dir, e))?;
+    let mut warnings = scan.warnings.clone();
+    let modality = options.modality.clone().unwrap_or_else(|| scan.modality.clone());
+    if scan.intensity_slope != 1.0 || scan.intensity_intercept != 0.0 {
+        warnings.push(format!(
+            "intensities were rescaled to fit 16 bits (real = stored × {} + {}); thresholds apply to stored values",
+            scan.intensity_slope, scan.intensity_intercept
+        ));
+    }
+    let mut params = options.bone.clone();
+    params.scan = scan_type_of(&modality, &mut warnings);
+    let mut clock = StageClock {
+        progress,
+        timings: BTreeMap::new(),
+    };
+
+    let seg = clock.run(Stage::Segment, || segment_bone(&scan.volume, &params))?;
+    warnings.extend(seg.warnings.iter().cloned());
+    let bone_voxels = seg.mask.data().iter().filter(|&&v| v != 0).count() as u64;
+    if bone_voxels == 0 {
+        return Err(PipelineError::NothingFound {
+            input: input_label.to_string(),
+            threshold_hu: seg.threshold.threshold_hu,
+        });
+    }
+    let voxel_volume = scan.volume.geometry.voxel_volume_mm3();
+    let bone_volume_mm3 = bone_voxels as f64 * voxel_volume;
+
+    let raw = clock.run(Stage::Surface, || {
+        try_extract_isosurface(&seg.surface_field, SURFACE_ISO)
+    })?;
+    let raw_triangles = raw.triangle_count();
+    let (mesh, conditioned) = clock.run(Stage::Condition, || condition(raw, &options.condition));
+    if !conditioned.check.is_printable() {
+        warnings.push(format!("the model failed the print check: {:?}", conditioned.check));
+    }
+
+    let mut outputs = Vec::new();
+    clock.run(Stage::Export, || export_models(out_dir, &mesh, &seg, &mut outputs))?;
+    if options.previews {
+        clock.run(Stage::Preview, || {
+            write_previews(out_dir, &scan, &seg, &mesh, &mut outputs)
+        })?;
+    }
+
+    let volume_mm3 = conditioned.volume_mm3;
+    let report = Report {
+        medprint_version: env!("CARGO_PKG_VERSION").to_string(),
+        input: InputReport {
+            path: input_label.to_string(),
+            kind: scan.kind,
+            modality,
+            series_uid: scan.series_uid.clone(),
+            series: scan.series.clone(),
+            skipped_files: scan.skipped_files.clone(),
+            dims: scan.volume.dims(),
+            spacing_mm: scan.volume.geometry.spacing,
+            origin_mm: scan.volume.geometry.origin,
+            direction: scan.volume.geometry.direction,
+        },
+        segmentation: SegmentationReport {
+            threshold: seg.threshold.clone(),
+            bone_voxels,
+            bone_volume_mm3,
+            islands_removed: seg.islands_removed,
+            table_voxels_removed: seg.table_voxels_removed,
+        },
+        model: ModelReport {
+            raw_triangles,
+            triangles: mesh.triangle_count(),
+            vertices: mesh.vertices.len(),
+            volume_mm3,
+            volume_vs_segmentation_percent: 100.0 * (volume_mm3 - bone_volume_mm3) / bone_volume_mm3,
+            area_mm2: conditioned.area_mm2,
+            shells: conditioned.check.shells,
+            bounds_mm: mesh.bounds(),
+            printable: conditioned.check.is_printable(),
+            check: conditioned.check,
+        },
+        outputs,
+        warnings,
+        timings_ms: clock.timings,
+        total_ms: started.elapsed().as_secs_f64() * 1e3,
+    };
+    write_report(out_dir, &report)?;
+    Ok(report)
+}
+
+/// Part colour in the 3MF (ivory bone).
+const BONE_RGBA: [u8; 4] = [235, 225, 195, 255];
+
+fn export_models(
+    out_dir: &Path,
+    mesh: &Mesh,
+    seg: &BoneSegmentation,
+    outputs: &mut Vec<String>,
+) -> Result<(), PipelineError> {
+    let stl = out_dir.join(OutputNames::STL);
+    write_with_buffer(&stl, |w| write_stl_binary(w, mesh))?;
+    outputs.push(OutputNames::STL.into());
+
+    let mut parts = split_shells(mesh);
+    parts.sort_by_key(|p| std::cmp::Reverse(p.triangle_count()));
+    let named: Vec<ModelPart> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| ModelPart {
+            name: format!("bone-{}", i + 1),
+            mesh: part,
+            color_rgba: BONE_RGBA,
+        })
+        .collect();
+    let threemf = out_dir.join(OutputNames::THREEMF);
+    write_atomically(&threemf, |tmp| {
+        let file = File::create(tmp).map_err(|e| e.to_string())?;
+        write_3mf(BufWriter::new(file), &named).map_err(|e| e.to_string())
+    })?;
+    outputs.push(OutputNames::THREEMF.into());
+
+    let labels = seg.mask.map(|&v| if v != 0 { BONE_LABEL } else { 0 });
+    let labels_path = out_dir.join(OutputNames::LABELS);
+    // The temporary name must keep the .gz suffix: the writer compresses by extension.
+    let tmp = out_dir.join(".labels.partial.nii.gz");
+    write_nifti(&tmp, &labels).map_err(|e| output_error(&labels_path, e))?;
+    fs::rename(&tmp, &labels_path).map_err(|e| output_error(&labels_path, e))?;
+    outputs.push(OutputNames::LABELS.into());
+    Ok(())
+}
+
+fn write_previews(
+    out_dir: &Path,
+    scan: &LoadedScan,
+    seg: &BoneSegmentation,
+    mesh: &Mesh,
+    outputs: &mut Vec<String>,
+) -> Result<(), PipelineError> {
+    let dir = out_dir.join(OutputNames::PREVIEW_DIR);
+    fs::create_dir_all(&dir).map_err(|e| output_error(&dir, e))?;
+    let colors = [(BONE_LABEL, [255u8, 200, 60])];
+    let overlay = Overlay {
+        labels: &seg.mask,
+        colors: &colors,
+        alpha: 0.45,
+    };
+    let centre = bone_centroid_mm(seg);
+    let written =
+        write_slice_previews(&dir, &scan.volume, Some(&overlay), centre).map_err(|e| output_error(&dir, e))?;
+    let t = &seg.threshold;
+    let mut markers = vec![("bone threshold".to_string(), t.threshold_hu, [220u8, 40, 40])];
+    if let Some(peak) = t.peak_hu {
+        markers.push(("soft-tissue peak".to_string(), peak, [40, 120, 220]));
+    }
+    if let Some(inflection) = t.inflection_hu {
+        markers.push(("inflection".to_string(), inflection, [40, 170, 90]));
+    }
+    let histogram = dir.join("histogram.png");
+    write_histogram_plot(
+        &histogram,
+        seg.histogram.min_hu,
+        &seg.histogram.counts,
+        &markers,
+        "Intensity histogram and bone threshold",
+    )
+    .map_err(|e| output_error(&histogram, e))?;
+    let model = dir.join("model.png");
+    write_mesh_preview(&model, mesh).map_err(|e| output_error(&model, e))?;
+    let mut files: Vec<PathBuf> = written;
+    files.push(histogram);
+    files.push(model);
+    outputs.extend(
+        files
+            .iter()
+            .filter_map(|p| p.strip_prefix(out_dir).ok())
+            .map(|p| p.display().to_string()),
+    );
+    Ok(())
+}
+
+/// Centre of mass of the bone mask in patient mm, so previews cut through the bone.
+fn bone_centroid_mm(seg: &BoneSegmentation) -> Option<[f64; 3]> {
+    let [nx, ny, _] = seg.mask.dims();
+    let (sum, count) =
+        seg.mask
+            .data()
+            .iter()
+            .enumerate()
+            .filter(|(_, &v)| v != 0)
+            .fold(([0.0f64; 3], 0u64), |(mut s, n), (i, _)| {
+                s[0] += (i % nx) as f64;
+                s[1] += ((i / nx) % ny) as f64;
+                s[2] += (i / (nx * ny)) as f64;
+                (s, n + 1)
+            });
+    (count > 0).then(|| seg.mask.geometry.index_to_patient(sum.map(|s| s / count as f64)))
+}

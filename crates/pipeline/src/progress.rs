@@ -1,0 +1,64 @@
+//! Progress reporting for long stages.
+
+use serde::Serialize;
+
+/// The pipeline stages, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Finding, decoding and ordering the input.
+    Load,
+    /// Bone segmentation.
+    Segment,
+    /// Isosurface extraction.
+    Surface,
+    /// Smoothing, decimation, repair, validation.
+    Condition,
+    /// Writing STL, 3MF and the label volume.
+    Export,
+    /// Rendering PNG previews.
+    Preview,
+}
+
+impl Stage {
+    /// Every stage in pipeline order.
+    pub const ALL: [Stage; 6] = [
+        Stage::Load,
+        Stage::Segment,
+        Stage::Surface,
+        Stage::Condition,
+        Stage::Export,
+        Stage::Preview,
+    ];
+
+    /// Short human-readable name.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Load => "load scan",
+            Stage::Segment => "segment bone",
+            Stage::Surface => "extract surface",
+            Stage::Condition => "condition mesh",
+            Stage::Export => "write models",
+            Stage::Preview => "render previews",
+        }
+    }
+}
+
+/// Receives progress; implementations must be cheap and thread-safe.
+pub trait Progress: Sync {
+    /// A stage starts.
+    fn start(&self, stage: Stage);
+    /// Fraction (0..=1) of the current stage done.
+    fn advance(&self, stage: Stage, fraction: f32);
+    /// A stage ended after `millis` milliseconds.
+    fn finish(&self, stage: Stage, millis: f64);
+}
+
+/// Discards progress.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: Stage) {}
+    fn advance(&self, _: Stage, _: f32) {}
+    fn finish(&self, _: Stage, _: f64) {}
+}

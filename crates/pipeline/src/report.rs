@@ -1,0 +1,95 @@
+//! The machine-readable record of one pipeline run (`report.json`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use medprint_mesh::topology::MeshCheck;
+use medprint_segment::threshold::ThresholdEstimate;
+use medprint_volume::input::{FileProblem, InputKind, Modality, SeriesSummary};
+
+/// Everything a user or a script needs to know about a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// medprint version that produced the outputs.
+    pub medprint_version: String,
+    /// What was read.
+    pub input: InputReport,
+    /// How bone was found.
+    pub segmentation: SegmentationReport,
+    /// The printable model.
+    pub model: ModelReport,
+    /// Output files, relative to the output directory.
+    pub outputs: Vec<String>,
+    /// Things the user should know (uneven spacing, thin shells, …).
+    pub warnings: Vec<String>,
+    /// Wall time per stage, milliseconds.
+    pub timings_ms: BTreeMap<String, f64>,
+    /// Wall time of the whole run, milliseconds.
+    pub total_ms: f64,
+}
+
+/// The input and the series chosen.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputReport {
+    /// Path given by the user.
+    pub path: String,
+    /// Folder, zip, DICOM file or NIfTI.
+    pub kind: InputKind,
+    /// Modality declared by the data (or given by the user).
+    pub modality: Modality,
+    /// SeriesInstanceUID of the series used, for DICOM input.
+    pub series_uid: Option<String>,
+    /// Every series found in the input.
+    pub series: Vec<SeriesSummary>,
+    /// Files that could not be used, with the reason.
+    pub skipped_files: Vec<FileProblem>,
+    /// Grid size (i, j, k).
+    pub dims: [usize; 3],
+    /// Voxel size, mm.
+    pub spacing_mm: [f64; 3],
+    /// Patient position of the first voxel (LPS, mm).
+    pub origin_mm: [f64; 3],
+    /// Axis unit vectors (columns) in LPS.
+    pub direction: [[f64; 3]; 3],
+}
+
+/// Segmentation figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentationReport {
+    /// The bone threshold and how it was chosen.
+    pub threshold: ThresholdEstimate,
+    /// Voxels labelled bone.
+    pub bone_voxels: u64,
+    /// Bone volume from the voxel count, mm³.
+    pub bone_volume_mm3: f64,
+    /// Small disconnected islands dropped.
+    pub islands_removed: usize,
+    /// High-intensity voxels outside the body (scanner table, cables) removed.
+    pub table_voxels_removed: u64,
+}
+
+/// Mesh figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelReport {
+    /// Triangles straight out of the isosurface.
+    pub raw_triangles: usize,
+    /// Triangles in the written model.
+    pub triangles: usize,
+    /// Vertices in the written model.
+    pub vertices: usize,
+    /// Enclosed volume of the model, mm³.
+    pub volume_mm3: f64,
+    /// Model volume relative to the segmentation's voxel volume, percent difference.
+    pub volume_vs_segmentation_percent: f64,
+    /// Surface area, mm².
+    pub area_mm2: f64,
+    /// Number of closed shells (parts).
+    pub shells: usize,
+    /// Bounding box (min, max) in patient mm.
+    pub bounds_mm: Option<([f32; 3], [f32; 3])>,
+    /// True when every shell is closed, 2-manifold and oriented outward.
+    pub printable: bool,
+    /// Detailed topology check.
+    pub check: MeshCheck,
+}

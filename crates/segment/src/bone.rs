@@ -1,0 +1,285 @@
+//! Bone segmentation by (logistic) threshold with table removal, island removal and hole
+//! filling (seed §2.2–2.3).
+//!
+//! Pipeline: body mask → histogram of the body → threshold estimate → Gaussian smoothing →
+//! logistic probability → candidate voxels (probability ≥ 128, inside the body) → keep 6-connected
+//! components that hold cortical bone and are not tiny → close gaps in the cortex per slice and
+//! fill enclosed cavities (marrow) → surface field.
+
+use crate::body::body_mask;
+use crate::components::Connectivity;
+use crate::gaussian::gaussian_smooth;
+use crate::histogram::Histogram;
+use crate::morphology::{close_in_slice, enclosed_background, fill_holes, remove_components};
+use crate::probability::logistic_probability;
+use crate::threshold::{estimate_bone_threshold, BoneType, ScanType, ThresholdEstimate, ThresholdMethod};
+use crate::SegmentError;
+use medprint_volume::Volume;
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// Parameters of the threshold bone segmentation. Defaults are physically motivated (HU, mm),
+/// not fitted to one scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoneParams {
+    /// Modality of the scan.
+    pub scan: ScanType,
+    /// Kind of bone.
+    pub bone: BoneType,
+    /// Gaussian pre-smoothing (mm); 0 disables (default). Smoothing before a threshold spreads
+    /// high-contrast cortex (~1000 HU) outwards by partial volume and over-segments bone by a
+    /// voxel layer (phantom volume error +24 % at σ = 0.5 mm, 1 mm voxels); noise specks are
+    /// removed by the island and cortical-seed filters instead.
+    pub gaussian_sigma_mm: f64,
+    /// Threshold (HU) given by the user instead of the histogram estimate.
+    pub threshold_override_hu: Option<f32>,
+    /// Logistic scale (HU) of the probability map; 0 gives a hard threshold.
+    pub logistic_width_hu: f32,
+    /// Components smaller than this (mm³) are removed as noise.
+    pub min_island_mm3: f64,
+    /// A component is bone only if some voxel reaches this density (HU): cortical bone. Removes
+    /// components made only of partial-volume soft tissue or calcified cartilage.
+    pub cortical_seed_hu: f32,
+    /// Fill marrow cavities so bones print solid.
+    pub fill: bool,
+    /// Radius (mm, rounded to voxels per axis) of the per-slice square closing that bridges gaps
+    /// in thin or partial-volumed cortex before cavities are filled (bridges gaps < 2 × radius).
+    pub cortex_gap_mm: f64,
+    /// Voxels added by gap closing or per-slice cavity filling must be denser than this (HU):
+    /// above muscle/organs (30–60 HU) and fluid in canals (spinal canal, CSF ≈ 0–20 HU), below
+    /// partial-volumed cancellous bone. Cavities closed in 3D
+    /// are filled regardless (fatty marrow).
+    pub cavity_min_hu: f32,
+}
+
+impl Default for BoneParams {
+    fn default() -> Self {
+        Self {
+            scan: ScanType::Ct,
+            bone: BoneType::Hard,
+            gaussian_sigma_mm: 0.0,
+            threshold_override_hu: None,
+            logistic_width_hu: 25.0,
+            min_island_mm3: 500.0,
+            cortical_seed_hu: 200.0,
+            fill: true,
+            cortex_gap_mm: 4.5,
+            cavity_min_hu: 60.0,
+        }
+    }
+}
+
+impl BoneParams {
+    fn validate(&self) -> Result<(), SegmentError> {
+        let check = |name: &'static str, value: f64, ok: bool, reason: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(SegmentError::InvalidParameter { name, value, reason })
+            }
+        };
+        let finite_nonneg = |x: f64| x.is_finite() && x >= 0.0;
+        check(
+            "gaussian_sigma_mm",
+            self.gaussian_sigma_mm,
+            finite_nonneg(self.gaussian_sigma_mm) && self.gaussian_sigma_mm <= 20.0,
+            "0..=20 mm",
+        )?;
+        check(
+            "logistic_width_hu",
+            self.logistic_width_hu.into(),
+            finite_nonneg(self.logistic_width_hu.into()),
+            "finite, ≥ 0 HU",
+        )?;
+        check(
+            "min_island_mm3",
+            self.min_island_mm3,
+            finite_nonneg(self.min_island_mm3),
+            "finite, ≥ 0 mm³",
+        )?;
+        check(
+            "cortex_gap_mm",
+            self.cortex_gap_mm,
+            finite_nonneg(self.cortex_gap_mm) && self.cortex_gap_mm <= 50.0,
+            "0..=50 mm",
+        )?;
+        check(
+            "cortical_seed_hu",
+            self.cortical_seed_hu.into(),
+            self.cortical_seed_hu.is_finite(),
+            "finite HU",
+        )?;
+        check(
+            "cavity_min_hu",
+            self.cavity_min_hu.into(),
+            self.cavity_min_hu.is_finite(),
+            "finite HU",
+        )?;
+        if let Some(t) = self.threshold_override_hu {
+            check(
+                "threshold_override_hu",
+                t.into(),
+                t.is_finite() && (-1024.0..=3071.0).contains(&t),
+                "-1024..=3071 HU",
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Result of [`segment_bone`].
+#[derive(Debug, Clone)]
+pub struct BoneSegmentation {
+    /// 1 = bone, 0 = not; same grid as the scan.
+    pub mask: Volume<u8>,
+    /// Logistic bone probability (0..=255, 128 ≈ at threshold) of the smoothed scan.
+    pub probability: Volume<u8>,
+    /// A field whose isosurface at 127.5 is a smooth sub-voxel surface of exactly `mask`:
+    /// `max(probability, 128)` on mask voxels, `min(probability, 127)` elsewhere.
+    pub surface_field: Volume<u8>,
+    /// The threshold used.
+    pub threshold: ThresholdEstimate,
+    /// Histogram of the body voxels.
+    pub histogram: Histogram,
+    /// Components removed (too small or without cortical bone).
+    pub islands_removed: usize,
+    /// Voxels above the threshold outside the body (scanner table and other objects).
+    pub table_voxels_removed: u64,
+    /// Conditions a reviewer should know about.
+    pub warnings: Vec<String>,
+    /// Wall time per stage (ms).
+    pub timings_ms: Vec<(String, f64)>,
+}
+
+/// Segments bone with the default progress sink (none). See [`segment_bone_with_progress`].
+pub fn segment_bone(scan: &Volume<i16>, params: &BoneParams) -> Result<BoneSegmentation, SegmentError> {
+    segment_bone_with_progress(scan, params, &|_, _| {})
+}
+
+/// Segments bone in a CT scan (HU). `progress(stage, fraction)` is called at each stage with
+/// the overall fraction done (0..=1).
+pub fn segment_bone_with_progress(
+    scan: &Volume<i16>,
+    params: &BoneParams,
+    progress: &dyn Fn(&str, f32),
+) -> Result<BoneSegmentation, SegmentError> {
+    params.validate()?;
+    if scan.is_empty() {
+        return Err(SegmentError::EmptyVolume { dims: scan.dims() });
+    }
+    let dims = scan.dims();
+    let geometry = scan.geometry;
+    let mut timings = Vec::new();
+    let mut warnings = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &str, fraction: f32, timings: &mut Vec<(String, f64)>| {
+        timings.push((name.to_string(), clock.elapsed().as_secs_f64() * 1e3));
+        clock = Instant::now();
+        progress(name, fraction);
+    };
+
+    let body = body_mask(scan)?;
+    if body.body_voxels == 0 {
+        warnings.push("no body found (no voxel above −500 HU): empty segmentation".into());
+    }
+    lap("body", 0.15, &mut timings);
+
+    let histogram = Histogram::of_volume(scan, Some(&body.mask));
+    let threshold = match params.threshold_override_hu {
+        Some(t) => ThresholdEstimate {
+            threshold_hu: t,
+            method: ThresholdMethod::UserOverride,
+            peak_hu: None,
+            inflection_hu: None,
+            offset_hu: None,
+            note: "threshold given by the user".into(),
+        },
+        None => estimate_bone_threshold(&histogram, params.scan, params.bone),
+    };
+    if threshold.method == ThresholdMethod::DefaultForScanType {
+        warnings.push(format!("threshold fallback: {}", threshold.note));
+    }
+    tracing::info!(threshold = threshold.threshold_hu, method = ?threshold.method, note = %threshold.note, "bone threshold");
+    let t = threshold.threshold_hu;
+    lap("threshold", 0.2, &mut timings);
+
+    let smoothed = gaussian_smooth(scan, params.gaussian_sigma_mm);
+    lap("smooth", 0.4, &mut timings);
+    let probability = logistic_probability(&smoothed, t, params.logistic_width_hu);
+    let table_voxels_removed = probability
+        .data()
+        .par_iter()
+        .zip(&body.mask)
+        .filter(|(&p, &b)| p >= 128 && b == 0)
+        .count() as u64;
+    let mut mask: Vec<u8> = probability
+        .data()
+        .par_iter()
+        .zip(&body.mask)
+        .map(|(&p, &b)| u8::from(p >= 128 && b != 0))
+        .collect();
+    lap("probability", 0.5, &mut timings);
+
+    let voxel_mm3 = geometry.voxel_volume_mm3();
+    let min_voxels = (params.min_island_mm3 / voxel_mm3).ceil() as u64;
+    let seed = params.cortical_seed_hu.max(t);
+    let sm = smoothed.data();
+    let (islands_removed, _) = remove_components(&mut mask, dims, min_voxels, |c| {
+        c.any_voxel(|i| f32::from(sm[i]) >= seed)
+    })?;
+    lap("islands", 0.65, &mut timings);
+
+    if params.fill {
+        let radius = [0, 1].map(|a| (params.cortex_gap_mm / geometry.spacing[a]).round() as usize);
+        let closed = close_in_slice(&mask, dims, radius)?;
+        let holes = enclosed_background(&closed, dims, Connectivity::InSlice)?;
+        let gate = params.cavity_min_hu;
+        mask.par_iter_mut()
+            .zip(&closed)
+            .zip(&holes)
+            .zip(sm)
+            .for_each(|(((m, &c), &h), &x)| {
+                if *m == 0 && (c != 0 || h != 0) && f32::from(x) > gate {
+                    *m = 1;
+                }
+            });
+        fill_holes(&mut mask, dims, Connectivity::Face3d)?;
+    }
+    lap("fill", 0.9, &mut timings);
+
+    let surface: Vec<u8> = mask
+        .par_iter()
+        .zip(probability.data())
+        .map(|(&m, &p)| if m != 0 { p.max(128) } else { p.min(127) })
+        .collect();
+    let bone_voxels = mask.par_iter().filter(|&&m| m != 0).count();
+    if body.body_voxels > 0 && bone_voxels == 0 {
+        warnings.push(format!("no bone found above {t:.0} HU"));
+    }
+    let wrap = |data: Vec<u8>| {
+        Volume::from_vec(dims, data, geometry).map_err(|e| SegmentError::SizeMismatch {
+            left: e.expected,
+            right: e.actual,
+        })
+    };
+    let mask = wrap(mask)?;
+    let surface_field = wrap(surface)?;
+    lap("surface", 1.0, &mut timings);
+    tracing::info!(
+        bone_voxels,
+        islands_removed,
+        table_voxels_removed,
+        "bone segmentation done"
+    );
+    Ok(BoneSegmentation {
+        mask,
+        probability,
+        surface_field,
+        threshold,
+        histogram,
+        islands_removed,
+        table_voxels_removed,
+        warnings,
+        timings_ms: timings,
+    })
+}
