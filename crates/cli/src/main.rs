@@ -4,12 +4,13 @@
 
 mod progress;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
 
-use medprint_pipeline::{convert_path, run_demo, ConvertOptions, PipelineError, Report};
+use medprint_pipeline::{convert_path, run_demo, ConvertOptions, DemoComparison, PipelineError, Report};
 use medprint_segment::threshold::BoneType;
 use medprint_volume::input::Modality;
 
@@ -161,6 +162,40 @@ fn fail(err: PipelineError) -> ExitCode {
     ExitCode::from(err.exit_code() as u8)
 }
 
+/// Prints `value` as JSON when asked, otherwise the human summary.
+fn emit<T: Serialize>(json: bool, value: &T, summary: impl FnOnce()) -> ExitCode {
+    if !json {
+        summary();
+        return ExitCode::SUCCESS;
+    }
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: could not serialise the report: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_demo_comparison(c: &DemoComparison, out: &Path) {
+    println!("--- compared with the phantom's known truth ---");
+    println!("Dice (bone)                 {:.4}", c.dice);
+    println!("true bone volume            {:.1} cm³", c.true_volume_mm3 / 1e3);
+    println!(
+        "segmentation volume error   {:+.2} %",
+        c.segmentation_volume_error_percent
+    );
+    println!("model volume error          {:+.2} %", c.model_volume_error_percent);
+    println!(
+        "parts                       {} model / {} true",
+        c.model_parts, c.true_parts
+    );
+    println!("open {}/preview/*.png to look at the result", out.display());
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -177,72 +212,32 @@ fn main() -> ExitCode {
             let mut options = pipeline.options();
             options.load.series_uid = series;
             let bars = progress::StageBars::new(pipeline.no_preview);
-            match convert_path(&input, &out, &options, &bars) {
-                Ok(report) => {
-                    bars.clear();
-                    if pipeline.json {
-                        match serde_json::to_string_pretty(&report) {
-                            Ok(text) => println!("{text}"),
-                            Err(e) => {
-                                eprintln!("error: {e}");
-                                return ExitCode::from(1);
-                            }
-                        }
-                    } else {
-                        print_summary(&report);
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(err) => {
-                    bars.clear();
-                    fail(err)
-                }
+            let result = convert_path(&input, &out, &options, &bars);
+            bars.clear();
+            match result {
+                Ok(report) => emit(pipeline.json, &report, || print_summary(&report)),
+                Err(err) => fail(err),
             }
         }
         Command::Demo { out, pipeline, check } => {
             let bars = progress::StageBars::new(pipeline.no_preview);
-            match run_demo(&out, &pipeline.options(), &bars) {
-                Ok(outcome) => {
-                    bars.clear();
-                    let c = &outcome.comparison;
-                    if pipeline.json {
-                        match serde_json::to_string_pretty(&outcome) {
-                            Ok(text) => println!("{text}"),
-                            Err(e) => {
-                                eprintln!("error: {e}");
-                                return ExitCode::from(1);
-                            }
-                        }
-                    } else {
-                        print_summary(&outcome.report);
-                        println!("--- compared with the phantom's known truth ---");
-                        println!("Dice (bone)                 {:.4}", c.dice);
-                        println!("true bone volume            {:.1} cm³", c.true_volume_mm3 / 1e3);
-                        println!(
-                            "segmentation volume error   {:+.2} %",
-                            c.segmentation_volume_error_percent
-                        );
-                        println!("model volume error          {:+.2} %", c.model_volume_error_percent);
-                        println!(
-                            "parts                       {} model / {} true",
-                            c.model_parts, c.true_parts
-                        );
-                        println!("open {}/preview/*.png to look at the result", out.display());
-                    }
-                    let met = c.dice >= 0.95 && c.model_volume_error_percent.abs() < 1.0;
-                    if check && !met {
-                        eprintln!(
-                            "error: the demo missed its accuracy targets (Dice ≥ 0.95, |model volume error| < 1 %)"
-                        );
-                        return ExitCode::from(6);
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(err) => {
-                    bars.clear();
-                    fail(err)
-                }
+            let result = run_demo(&out, &pipeline.options(), &bars);
+            bars.clear();
+            let outcome = match result {
+                Ok(outcome) => outcome,
+                Err(err) => return fail(err),
+            };
+            let c = &outcome.comparison;
+            let code = emit(pipeline.json, &outcome, || {
+                print_summary(&outcome.report);
+                print_demo_comparison(c, &out);
+            });
+            let met = c.dice >= 0.95 && c.model_volume_error_percent.abs() < 1.0;
+            if check && !met {
+                eprintln!("error: the demo missed its accuracy targets (Dice ≥ 0.95, |model volume error| < 1 %)");
+                return ExitCode::from(6);
             }
+            code
         }
     }
 }

@@ -299,16 +299,35 @@ pub fn convert_scan(
 /// Part colour in the 3MF (ivory bone).
 const BONE_RGBA: [u8; 4] = [235, 225, 195, 255];
 
+/// Writes the STL, the 3MF and the label volume; the three files are independent and are
+/// written in parallel (the compressors are single-threaded).
 fn export_models(
     out_dir: &Path,
     mesh: &Mesh,
     seg: &BoneSegmentation,
     outputs: &mut Vec<String>,
 ) -> Result<(), PipelineError> {
-    let stl = out_dir.join(OutputNames::STL);
-    write_with_buffer(&stl, |w| write_stl_binary(w, mesh))?;
-    outputs.push(OutputNames::STL.into());
+    let (models, labels) = rayon::join(
+        || {
+            rayon::join(
+                || {
+                    let stl = out_dir.join(OutputNames::STL);
+                    write_with_buffer(&stl, |w| write_stl_binary(w, mesh))
+                },
+                || write_model_parts(&out_dir.join(OutputNames::THREEMF), mesh),
+            )
+        },
+        || write_labels(&out_dir.join(OutputNames::LABELS), seg),
+    );
+    models.0?;
+    models.1?;
+    labels?;
+    outputs.extend([OutputNames::STL, OutputNames::THREEMF, OutputNames::LABELS].map(String::from));
+    Ok(())
+}
 
+/// 3MF with one object per connected part, largest first.
+fn write_model_parts(path: &Path, mesh: &Mesh) -> Result<(), PipelineError> {
     let mut parts = split_shells(mesh);
     parts.sort_by_key(|p| std::cmp::Reverse(p.triangle_count()));
     let named: Vec<ModelPart> = parts
@@ -320,21 +339,19 @@ fn export_models(
             color_rgba: BONE_RGBA,
         })
         .collect();
-    let threemf = out_dir.join(OutputNames::THREEMF);
-    write_atomically(&threemf, |tmp| {
+    write_atomically(path, |tmp| {
         let file = File::create(tmp).map_err(|e| e.to_string())?;
-        write_3mf(BufWriter::new(file), &named).map_err(|e| e.to_string())
-    })?;
-    outputs.push(OutputNames::THREEMF.into());
+        write_3mf(BufWriter::with_capacity(1 << 20, file), &named).map_err(|e| e.to_string())
+    })
+}
 
+/// The label volume on the input grid, with the input's affine.
+fn write_labels(path: &Path, seg: &BoneSegmentation) -> Result<(), PipelineError> {
     let labels = seg.mask.map(|&v| if v != 0 { BONE_LABEL } else { 0 });
-    let labels_path = out_dir.join(OutputNames::LABELS);
     // The temporary name must keep the .gz suffix: the writer compresses by extension.
-    let tmp = out_dir.join(".labels.partial.nii.gz");
-    write_nifti(&tmp, &labels).map_err(|e| output_error(&labels_path, e))?;
-    fs::rename(&tmp, &labels_path).map_err(|e| output_error(&labels_path, e))?;
-    outputs.push(OutputNames::LABELS.into());
-    Ok(())
+    let tmp = path.with_file_name(".labels.partial.nii.gz");
+    write_nifti(&tmp, &labels).map_err(|e| output_error(path, e))?;
+    fs::rename(&tmp, path).map_err(|e| output_error(path, e))
 }
 
 fn write_previews(

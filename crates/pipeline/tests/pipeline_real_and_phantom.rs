@@ -138,3 +138,52 @@ fn mri_declared_as_ct_still_runs_or_fails_cleanly() {
         assert!(e.exit_code() >= 3, "{e}");
     }
 }
+
+/// A zipped DICOM series (JPEG-LS, nested folders, a stray file and a hostile entry name)
+/// converts to the same labels as the NIfTI it was written from.
+#[test]
+fn zipped_dicom_series_gives_the_same_result_as_its_nifti() {
+    use std::io::Write;
+
+    use medprint_volume::dicom::{write_dicom_series, WriteSeriesOptions, WriteTransferSyntax};
+
+    let input = shared_data("ct-abdomen-3mm/ct.nii.gz");
+    let scan = read_nifti_scan(&input).expect("scan").volume;
+    let series_dir = tempfile::tempdir().expect("tempdir");
+    let options = WriteSeriesOptions { transfer_syntax: WriteTransferSyntax::JpegLsLossless, ..Default::default() };
+    let files = write_dicom_series(series_dir.path(), &scan, &options).expect("write series");
+
+    let zip_dir = tempfile::tempdir().expect("tempdir");
+    let zip_path = zip_dir.path().join("upload.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).expect("zip file"));
+    let opts = zip::write::SimpleFileOptions::default();
+    for (i, file) in files.iter().enumerate().rev() {
+        zip.start_file(format!("study/part{}/img{:03}", i % 3, (i * 7) % 100), opts).expect("entry");
+        zip.write_all(&std::fs::read(file).expect("read slice")).expect("write entry");
+    }
+    zip.start_file("study/readme.txt", opts).expect("entry");
+    zip.write_all(b"not a scan").expect("write");
+    zip.start_file("../../etc/evil", opts).expect("entry");
+    zip.write_all(b"escape attempt").expect("write");
+    zip.finish().expect("finish zip");
+
+    let from_zip = tempfile::tempdir().expect("tempdir");
+    let report = convert_path(&zip_path, from_zip.path(), &ConvertOptions::default(), &NoProgress).expect("convert zip");
+    let skipped: Vec<String> = report.input.skipped_files.iter().map(|f| f.path.clone()).collect();
+    assert!(skipped.iter().any(|p| p.contains("readme.txt")), "{skipped:?}");
+    assert!(skipped.iter().any(|p| p.contains("evil")), "{skipped:?}");
+    assert!(!zip_dir.path().join("../../etc/evil").exists());
+
+    let from_nifti = tempfile::tempdir().expect("tempdir");
+    convert_path(&input, from_nifti.path(), &ConvertOptions::default(), &NoProgress).expect("convert nifti");
+    let a = read_nifti_scan(&from_zip.path().join(OutputNames::LABELS)).expect("labels").volume;
+    let b = read_nifti_scan(&from_nifti.path().join(OutputNames::LABELS)).expect("labels").volume;
+    assert_eq!(a.dims(), b.dims());
+    let (ma, mb) = (a.geometry.affine(), b.geometry.affine());
+    for r in 0..3 {
+        for c in 0..4 {
+            assert!((ma[r][c] - mb[r][c]).abs() < 1e-3, "affine differs at {r},{c}");
+        }
+    }
+    assert_eq!(a.data(), b.data(), "DICOM and NIfTI inputs give identical labels");
+}

@@ -202,6 +202,19 @@ pub fn read_nifti(path: &Path) -> Result<Volume<f32>, NiftiError> {
     })
 }
 
+/// Decodes the voxels as their stored type `S` and maps each to `T`.
+fn decode_typed<S: DataElement, T>(
+    data: InMemNiftiVolume,
+    path: &Path,
+    map: impl Fn(S) -> T,
+) -> Result<Vec<T>, NiftiError> {
+    let stored = data.into_nifti_typed_data::<S>().map_err(|source| NiftiError::Decode {
+        path: path_string(path),
+        source,
+    })?;
+    Ok(stored.into_iter().map(map).collect())
+}
+
 fn typed_as_f32(path: &Path, header: &NiftiHeader, data: InMemNiftiVolume) -> Result<Vec<f32>, NiftiError> {
     let decode = |source| NiftiError::Decode {
         path: path_string(path),
@@ -209,49 +222,14 @@ fn typed_as_f32(path: &Path, header: &NiftiHeader, data: InMemNiftiVolume) -> Re
     };
     let datatype = header.data_type().map_err(decode)?;
     let out = match datatype {
-        NiftiType::Uint8 => data
-            .into_nifti_typed_data::<u8>()
-            .map_err(decode)?
-            .into_iter()
-            .map(f32::from)
-            .collect(),
-        NiftiType::Int8 => data
-            .into_nifti_typed_data::<i8>()
-            .map_err(decode)?
-            .into_iter()
-            .map(f32::from)
-            .collect(),
-        NiftiType::Int16 => data
-            .into_nifti_typed_data::<i16>()
-            .map_err(decode)?
-            .into_iter()
-            .map(f32::from)
-            .collect(),
-        NiftiType::Uint16 => data
-            .into_nifti_typed_data::<u16>()
-            .map_err(decode)?
-            .into_iter()
-            .map(f32::from)
-            .collect(),
-        NiftiType::Int32 => data
-            .into_nifti_typed_data::<i32>()
-            .map_err(decode)?
-            .into_iter()
-            .map(|v| v as f32)
-            .collect(),
-        NiftiType::Uint32 => data
-            .into_nifti_typed_data::<u32>()
-            .map_err(decode)?
-            .into_iter()
-            .map(|v| v as f32)
-            .collect(),
-        NiftiType::Float32 => data.into_nifti_typed_data::<f32>().map_err(decode)?,
-        NiftiType::Float64 => data
-            .into_nifti_typed_data::<f64>()
-            .map_err(decode)?
-            .into_iter()
-            .map(|v| v as f32)
-            .collect(),
+        NiftiType::Uint8 => decode_typed(data, path, <f32 as From<u8>>::from)?,
+        NiftiType::Int8 => decode_typed(data, path, <f32 as From<i8>>::from)?,
+        NiftiType::Int16 => decode_typed(data, path, <f32 as From<i16>>::from)?,
+        NiftiType::Uint16 => decode_typed(data, path, <f32 as From<u16>>::from)?,
+        NiftiType::Int32 => decode_typed(data, path, |v: i32| v as f32)?,
+        NiftiType::Uint32 => decode_typed(data, path, |v: u32| v as f32)?,
+        NiftiType::Float32 => decode_typed(data, path, |v: f32| v)?,
+        NiftiType::Float64 => decode_typed(data, path, |v: f64| v as f32)?,
         _ => {
             return Err(NiftiError::UnsupportedType {
                 path: path_string(path),
@@ -275,25 +253,9 @@ pub fn read_nifti_scan(path: &Path) -> Result<NiftiScan, NiftiError> {
     };
     let datatype = header.data_type().map_err(decode)?;
     let (values, slope, intercept) = match (datatype, unit_scaling(&header)) {
-        (NiftiType::Int16, true) => (data.into_nifti_typed_data::<i16>().map_err(decode)?, 1.0, 0.0),
-        (NiftiType::Uint8, true) => (
-            data.into_nifti_typed_data::<u8>()
-                .map_err(decode)?
-                .into_iter()
-                .map(i16::from)
-                .collect(),
-            1.0,
-            0.0,
-        ),
-        (NiftiType::Int8, true) => (
-            data.into_nifti_typed_data::<i8>()
-                .map_err(decode)?
-                .into_iter()
-                .map(i16::from)
-                .collect(),
-            1.0,
-            0.0,
-        ),
+        (NiftiType::Int16, true) => (decode_typed(data, path, |v: i16| v)?, 1.0, 0.0),
+        (NiftiType::Uint8, true) => (decode_typed(data, path, <i16 as From<u8>>::from)?, 1.0, 0.0),
+        (NiftiType::Int8, true) => (decode_typed(data, path, <i16 as From<i8>>::from)?, 1.0, 0.0),
         _ => {
             let real = typed_as_f32(path, &header, data)?;
             let scaled: Vec<f32> = if unit_scaling(&header) {
