@@ -49,7 +49,11 @@ pub fn body_mask(v: &Volume<i16>) -> Result<BodyMask, SegmentError> {
             objects_removed: 0,
         });
     };
-    let soft = comps.count_voxels(|i| (SOFT_TISSUE_RANGE_HU.0..=SOFT_TISSUE_RANGE_HU.1).contains(&data[i]));
+    // The largest component is kept whatever it holds: count soft tissue only in the others.
+    let others: Vec<bool> = (0..comps.count()).map(|c| c != largest).collect();
+    let soft = comps.count_voxels_in(&others, |i| {
+        (SOFT_TISSUE_RANGE_HU.0..=SOFT_TISSUE_RANGE_HU.1).contains(&data[i])
+    });
     let largest_size = comps.sizes[largest] as f64;
     let keep: Vec<bool> = (0..comps.count())
         .map(|c| {

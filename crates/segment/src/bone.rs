@@ -4,18 +4,21 @@
 //! Pipeline: body mask → histogram of the body → threshold estimate → Gaussian smoothing →
 //! logistic probability → candidate voxels (probability ≥ 128, inside the body) → keep 6-connected
 //! components that hold cortical bone and are not tiny → close gaps in the cortex per slice and
-//! fill enclosed cavities (marrow) → surface field.
+//! fill enclosed cavities (marrow) → move the boundary to the local half maximum (CT) → surface
+//! field.
 
 use crate::body::body_mask;
 use crate::components::Connectivity;
+use crate::edge::{HalfMaxEdge, DEFAULT_SOFT_TISSUE_HU};
 use crate::gaussian::gaussian_smooth;
 use crate::histogram::Histogram;
-use crate::morphology::{close_in_slice, enclosed_background, fill_holes, remove_components};
+use crate::morphology::{close_and_fill_in_slices, fill_holes, remove_components};
 use crate::probability::logistic_probability;
 use crate::threshold::{estimate_bone_threshold, BoneType, ScanType, ThresholdEstimate, ThresholdMethod};
 use crate::SegmentError;
 use medprint_volume::Volume;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::time::Instant;
 
 /// Parameters of the threshold bone segmentation. Defaults are physically motivated (HU, mm),
@@ -50,6 +53,10 @@ pub struct BoneParams {
     /// partial-volumed cancellous bone. Cavities closed in 3D
     /// are filled regardless (fatty marrow).
     pub cavity_min_hu: f32,
+    /// Place the boundary at the local half maximum between bone and surrounding tissue
+    /// ([`crate::edge`]) instead of at the threshold: the threshold keeps voxels that are only a
+    /// few percent bone. Applies to CT only (it needs HU).
+    pub half_max_edge: bool,
 }
 
 impl Default for BoneParams {
@@ -65,6 +72,7 @@ impl Default for BoneParams {
             fill: true,
             cortex_gap_mm: 4.5,
             cavity_min_hu: 60.0,
+            half_max_edge: true,
         }
     }
 }
@@ -134,8 +142,10 @@ pub struct BoneSegmentation {
     pub mask: Volume<u8>,
     /// Logistic bone probability (0..=255, 128 ≈ at threshold) of the smoothed scan.
     pub probability: Volume<u8>,
-    /// A field whose isosurface at 127.5 is a smooth sub-voxel surface of exactly `mask`:
-    /// `max(probability, 128)` on mask voxels, `min(probability, 127)` elsewhere.
+    /// A field whose isosurface at 127.5 is a smooth sub-voxel surface of exactly `mask`
+    /// (invariant: `> 127.5 ⇔ mask`). With [`BoneParams::half_max_edge`] (CT) it crosses
+    /// 127.5 at the local half maximum ([`HalfMaxEdge::surface_field`]); otherwise it is
+    /// `max(probability, 128)` on mask voxels and `min(probability, 127)` elsewhere.
     pub surface_field: Volume<u8>,
     /// The threshold used.
     pub threshold: ThresholdEstimate,
@@ -203,9 +213,15 @@ pub fn segment_bone_with_progress(
     let t = threshold.threshold_hu;
     lap("threshold", 0.2, &mut timings);
 
-    let smoothed = gaussian_smooth(scan, params.gaussian_sigma_mm);
+    // Without smoothing the scan itself is used: no 2-byte-per-voxel copy.
+    let smoothed = if params.gaussian_sigma_mm > 0.0 {
+        Cow::Owned(gaussian_smooth(scan, params.gaussian_sigma_mm))
+    } else {
+        Cow::Borrowed(scan)
+    };
+    let smoothed: &Volume<i16> = &smoothed;
     lap("smooth", 0.4, &mut timings);
-    let probability = logistic_probability(&smoothed, t, params.logistic_width_hu);
+    let probability = logistic_probability(smoothed, t, params.logistic_width_hu);
     let table_voxels_removed = probability
         .data()
         .par_iter()
@@ -231,27 +247,31 @@ pub fn segment_bone_with_progress(
 
     if params.fill {
         let radius = [0, 1].map(|a| (params.cortex_gap_mm / geometry.spacing[a]).round() as usize);
-        let closed = close_in_slice(&mask, dims, radius)?;
-        let holes = enclosed_background(&closed, dims, Connectivity::InSlice)?;
         let gate = params.cavity_min_hu;
-        mask.par_iter_mut()
-            .zip(&closed)
-            .zip(&holes)
-            .zip(sm)
-            .for_each(|(((m, &c), &h), &x)| {
-                if *m == 0 && (c != 0 || h != 0) && f32::from(x) > gate {
-                    *m = 1;
-                }
-            });
+        close_and_fill_in_slices(&mut mask, dims, radius, |i| f32::from(sm[i]) > gate)?;
         fill_holes(&mut mask, dims, Connectivity::Face3d)?;
     }
-    lap("fill", 0.9, &mut timings);
+    lap("fill", 0.8, &mut timings);
 
-    let surface: Vec<u8> = mask
-        .par_iter()
-        .zip(probability.data())
-        .map(|(&m, &p)| if m != 0 { p.max(128) } else { p.min(127) })
-        .collect();
+    let edge = (params.half_max_edge && params.scan == ScanType::Ct).then(|| HalfMaxEdge {
+        soft_tissue_hu: threshold.peak_hu.unwrap_or(DEFAULT_SOFT_TISSUE_HU),
+        threshold_hu: t,
+        radius_voxels: HalfMaxEdge::radius_for_spacing(geometry.spacing),
+    });
+    if let Some(edge) = &edge {
+        let peeled = edge.peel(&mut mask, smoothed, edge.peel_layers())?;
+        tracing::debug!(peeled, "partial-volume voxels below the local half maximum removed");
+    }
+    lap("edge", 0.9, &mut timings);
+
+    let surface: Vec<u8> = match &edge {
+        Some(edge) => edge.surface_field(&mask, smoothed)?,
+        None => mask
+            .par_iter()
+            .zip(probability.data())
+            .map(|(&m, &p)| if m != 0 { p.max(128) } else { p.min(127) })
+            .collect(),
+    };
     let bone_voxels = mask.par_iter().filter(|&&m| m != 0).count();
     if body.body_voxels > 0 && bone_voxels == 0 {
         warnings.push(format!("no bone found above {t:.0} HU"));

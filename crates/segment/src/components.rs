@@ -272,8 +272,19 @@ impl Components {
 
     /// Per component: how many of its voxels satisfy `pred(voxel_index)`.
     pub fn count_voxels(&self, pred: impl Fn(usize) -> bool) -> Vec<u64> {
+        self.count_voxels_in(&vec![true; self.count()], pred)
+    }
+
+    /// Per component: how many of its voxels satisfy `pred(voxel_index)`, counted only for the
+    /// components `c` with `selected[c]` (0 for the others; a short `selected` selects none
+    /// beyond its end).
+    pub fn count_voxels_in(&self, selected: &[bool], pred: impl Fn(usize) -> bool) -> Vec<u64> {
         let mut n = vec![0u64; self.count()];
-        self.for_each_run(|c, start, len| n[c] += (start..start + len).filter(|&i| pred(i)).count() as u64);
+        self.for_each_run(|c, start, len| {
+            if selected.get(c).copied().unwrap_or(false) {
+                n[c] += (start..start + len).filter(|&i| pred(i)).count() as u64;
+            }
+        });
         n
     }
 

@@ -9,6 +9,7 @@
 pub mod body;
 pub mod bone;
 pub mod components;
+pub mod edge;
 pub mod error;
 pub mod gaussian;
 pub mod histogram;
@@ -21,6 +22,7 @@ pub mod threshold;
 pub use body::{body_mask, BodyMask};
 pub use bone::{segment_bone, segment_bone_with_progress, BoneParams, BoneSegmentation};
 pub use components::{Components, Connectivity};
+pub use edge::HalfMaxEdge;
 pub use error::SegmentError;
 pub use gaussian::gaussian_smooth;
 pub use histogram::Histogram;

@@ -8,95 +8,246 @@ use rayon::prelude::*;
 /// OR-ed with the input so no voxel is lost. Outside the slice counts as unset. Separable
 /// running-window passes: cost is independent of the radius.
 pub fn close_in_slice(mask: &[u8], dims: [usize; 3], radius_voxels: [usize; 2]) -> Result<Vec<u8>, SegmentError> {
-    let [nx, ny, nz] = dims;
-    let slice_len = nx * ny;
-    if slice_len * nz != mask.len() {
-        return Err(SegmentError::SizeMismatch {
-            left: slice_len * nz,
-            right: mask.len(),
-        });
-    }
+    let slice_len = check_dims(mask.len(), dims)?;
     let mut out = mask.to_vec();
-    if slice_len == 0 || radius_voxels == [0, 0] {
+    if slice_len == 0 {
         return Ok(out);
     }
-    let [rx, ry] = radius_voxels;
     out.par_chunks_mut(slice_len)
         .zip(mask.par_chunks(slice_len))
-        .for_each(|(out, inp)| {
-            let mut a = vec![0u8; slice_len];
-            let mut b = vec![0u8; slice_len];
-            window_pass(inp, &mut a, nx, 1, nx, ny, rx, false);
-            window_pass(&a, &mut b, ny, nx, 1, nx, ry, false);
-            window_pass(&b, &mut a, nx, 1, nx, ny, rx, true);
-            window_pass(&a, &mut b, ny, nx, 1, nx, ry, true);
-            out.iter_mut()
-                .zip(&b)
-                .for_each(|(o, &c)| *o = u8::from(*o != 0 || c != 0));
-        });
+        .for_each(|(out, inp)| close_slice(inp, out, dims[0], radius_voxels, &mut SliceScratch::default()));
     Ok(out)
 }
 
-/// One 1D running-window pass over `lines` lines of `len` samples (stride `step`, line stride
-/// `line_step`): dilation sets a sample when any sample within ±r is set, erosion when all are
-/// (samples outside the line count as unset).
-#[allow(clippy::too_many_arguments)]
-fn window_pass(
-    inp: &[u8],
-    out: &mut [u8],
-    len: usize,
-    step: usize,
-    line_step: usize,
-    lines: usize,
-    r: usize,
-    erode: bool,
-) {
-    for line in 0..lines {
-        let base = line * line_step;
-        // Running count of set samples in the window [i - r, i + r].
-        let mut count = (0..=r.min(len.saturating_sub(1)))
-            .filter(|&j| inp[base + j * step] != 0)
-            .count();
-        for i in 0..len {
-            let set = if erode { count == 2 * r + 1 } else { count > 0 };
-            out[base + i * step] = u8::from(set);
-            if i + r + 1 < len && inp[base + (i + r + 1) * step] != 0 {
-                count += 1;
+/// Reusable buffers of the per-slice operations.
+#[derive(Default)]
+struct SliceScratch {
+    a: Vec<u8>,
+    b: Vec<u8>,
+    counts: Vec<u32>,
+}
+
+/// Closing of one slice (`nx` wide) into `out` (OR-ed with the input).
+fn close_slice(inp: &[u8], out: &mut [u8], nx: usize, [rx, ry]: [usize; 2], scratch: &mut SliceScratch) {
+    out.copy_from_slice(inp);
+    if [rx, ry] == [0, 0] || inp.iter().all(|&m| m == 0) {
+        return;
+    }
+    let SliceScratch { a, b, counts } = scratch;
+    a.resize(inp.len(), 0);
+    b.resize(inp.len(), 0);
+    row_window_pass(inp, a, nx, rx, false);
+    column_window_pass(a, b, nx, ry, false, counts);
+    row_window_pass(b, a, nx, rx, true);
+    column_window_pass(a, b, nx, ry, true, counts);
+    out.iter_mut()
+        .zip(b.iter())
+        .for_each(|(o, &c)| *o = u8::from(*o != 0 || c != 0));
+}
+
+/// Running-window pass along x over every row of a slice: dilation sets a sample when any
+/// sample within ±r is set, erosion when all are (samples outside the row count as unset).
+/// Works on runs of set samples (a run `x0..x1` dilates to `x0−r..x1+r` and erodes to
+/// `x0+r..x1−r`), so mostly empty rows cost a fast scan.
+fn row_window_pass(inp: &[u8], out: &mut [u8], nx: usize, r: usize, erode: bool) {
+    for (row_in, row_out) in inp.chunks(nx).zip(out.chunks_mut(nx)) {
+        row_out.fill(0);
+        let mut x = 0;
+        while let Some(skip) = row_in[x..].iter().position(|&v| v != 0) {
+            let x0 = x + skip;
+            let x1 = row_in[x0..].iter().position(|&v| v == 0).map_or(nx, |len| x0 + len);
+            let (a, b) = if erode {
+                (x0 + r, x1.saturating_sub(r))
+            } else {
+                (x0.saturating_sub(r), (x1 + r).min(nx))
+            };
+            if a < b {
+                row_out[a..b].fill(1);
             }
-            if i >= r && inp[base + (i - r) * step] != 0 {
-                count -= 1;
-            }
+            x = x1;
         }
     }
+}
+
+/// Running-window pass along y (same rule as [`row_window_pass`]) with one running count per
+/// column, updated a whole row at a time so the loops vectorise and memory is read row-wise.
+fn column_window_pass(inp: &[u8], out: &mut [u8], nx: usize, r: usize, erode: bool, counts: &mut Vec<u32>) {
+    let ny = inp.len() / nx;
+    let row = |y: usize| &inp[y * nx..][..nx];
+    let add = |counts: &mut [u32], y: usize, sign: bool| {
+        counts.iter_mut().zip(row(y)).for_each(|(c, &v)| {
+            let set = u32::from(v != 0);
+            *c = if sign { *c + set } else { *c - set };
+        })
+    };
+    counts.clear();
+    counts.resize(nx, 0);
+    for y in 0..=r.min(ny - 1) {
+        add(counts, y, true);
+    }
+    let full = (2 * r + 1) as u32;
+    for y in 0..ny {
+        let out_row = &mut out[y * nx..][..nx];
+        if erode {
+            out_row
+                .iter_mut()
+                .zip(counts.iter())
+                .for_each(|(o, &c)| *o = u8::from(c == full));
+        } else {
+            out_row
+                .iter_mut()
+                .zip(counts.iter())
+                .for_each(|(o, &c)| *o = u8::from(c > 0));
+        }
+        if y + r + 1 < ny {
+            add(counts, y + r + 1, true);
+        }
+        if y >= r {
+            add(counts, y - r, false);
+        }
+    }
+}
+
+/// Voxels per slice of a grid of `dims`, checked against the buffer length.
+fn check_dims(len: usize, [nx, ny, nz]: [usize; 3]) -> Result<usize, SegmentError> {
+    let n = nx.checked_mul(ny).and_then(|s| s.checked_mul(nz));
+    match n {
+        Some(n) if n == len => Ok(nx * ny),
+        _ => Err(SegmentError::SizeMismatch {
+            left: n.unwrap_or(usize::MAX),
+            right: len,
+        }),
+    }
+}
+
+/// Sets `out` (one slice, `nx` wide) to 1 on the unset pixels of `slice` enclosed by set
+/// pixels (4-connected background components not reaching the slice outline), 0 elsewhere.
+fn enclosed_in_slice(slice: &[u8], nx: usize, out: &mut [u8]) -> Result<(), SegmentError> {
+    out.fill(0);
+    if slice.iter().all(|&m| m == 0) {
+        return Ok(());
+    }
+    let dims = [nx, slice.len() / nx, 1];
+    let background = Components::label(slice, dims, false, Connectivity::InSlice)?;
+    let enclosed: Vec<bool> = background.touches_border.iter().map(|&t| !t).collect();
+    background.paint(&enclosed, out, 1)
 }
 
 /// Unset voxels enclosed by set voxels: background components not reaching the border
 /// (per slice with [`Connectivity::InSlice`], in 3D with [`Connectivity::Face3d`]).
 /// Returns a mask with 1 at those voxels.
 pub fn enclosed_background(mask: &[u8], dims: [usize; 3], connectivity: Connectivity) -> Result<Vec<u8>, SegmentError> {
-    let background = Components::label(mask, dims, false, connectivity)?;
-    let enclosed: Vec<bool> = background.touches_border.iter().map(|&t| !t).collect();
-    let mut out = vec![0u8; mask.len()];
-    background.paint(&enclosed, &mut out, 1)?;
-    Ok(out)
+    let mut filled = mask.to_vec();
+    fill_holes(&mut filled, dims, connectivity)?;
+    Ok(filled
+        .par_iter_mut()
+        .zip(mask)
+        .map(|(f, &m)| u8::from(*f != 0 && m == 0))
+        .collect())
 }
 
 /// Fills every enclosed cavity of `mask` in place (see [`enclosed_background`]); returns the
 /// number of voxels added.
+///
+/// 3D cavities are found without labelling the whole background: a voxel of a cavity enclosed
+/// in 3D is also enclosed within its axial slice (its in-slice component is part of the
+/// cavity), so only the voxels enclosed in their slice are labelled in 3D, and a candidate
+/// component is a cavity unless it touches the first or last slice or a slice-open background
+/// voxel above or below it. The candidates are few (marrow, canals), so this is much cheaper
+/// than labelling the background of an 88-Mvoxel grid.
 pub fn fill_holes(mask: &mut [u8], dims: [usize; 3], connectivity: Connectivity) -> Result<u64, SegmentError> {
-    let holes = enclosed_background(mask, dims, connectivity)?;
-    let added = mask
-        .par_iter_mut()
-        .zip(&holes)
-        .map(|(m, &h)| {
-            let add = h != 0 && *m == 0;
-            if add {
-                *m = 1;
-            }
-            u64::from(add)
-        })
-        .sum();
-    Ok(added)
+    let slice_len = check_dims(mask.len(), dims)?;
+    if slice_len == 0 {
+        return Ok(0);
+    }
+    let nx = dims[0];
+    match connectivity {
+        Connectivity::InSlice => mask
+            .par_chunks_mut(slice_len)
+            .map(|slice| {
+                let mut holes = vec![0u8; slice_len];
+                enclosed_in_slice(slice, nx, &mut holes)?;
+                let mut added = 0;
+                slice
+                    .iter_mut()
+                    .zip(&holes)
+                    .filter(|(_, &h)| h != 0)
+                    .for_each(|(m, _)| {
+                        *m = 1;
+                        added += 1;
+                    });
+                Ok(added)
+            })
+            .sum(),
+        Connectivity::Face3d => {
+            let mut candidates = vec![0u8; mask.len()];
+            candidates
+                .par_chunks_mut(slice_len)
+                .zip(mask.par_chunks(slice_len))
+                .try_for_each(|(c, m)| enclosed_in_slice(m, nx, c))?;
+            let comps = Components::label(&candidates, dims, true, Connectivity::Face3d)?;
+            // `touches_border` covers the first and last slice (x/y borders are impossible).
+            let mut open = comps.touches_border.clone();
+            comps.for_each_run(|c, start, len| {
+                if open[c] {
+                    return;
+                }
+                let escapes = |j: usize| mask[j] == 0 && candidates[j] == 0;
+                let below = start >= slice_len && (start - slice_len..start - slice_len + len).any(escapes);
+                let above =
+                    start + slice_len + len <= mask.len() && (start + slice_len..start + slice_len + len).any(escapes);
+                open[c] = below || above;
+            });
+            let cavity: Vec<bool> = open.iter().map(|&o| !o).collect();
+            comps.paint(&cavity, mask, 1)?;
+            Ok(comps
+                .sizes
+                .iter()
+                .zip(&cavity)
+                .filter(|(_, &f)| f)
+                .map(|(&s, _)| s)
+                .sum())
+        }
+    }
+}
+
+/// Bridges gaps in thin cortex and fills cavities, per axial slice, in place: voxels of the
+/// slice's closing ([`close_in_slice`], radius in voxels along x and y) or enclosed by it are
+/// set when `admit(voxel_index)` holds. Parallel over slices with per-thread buffers (no
+/// full-size temporaries). Returns the voxels added.
+pub fn close_and_fill_in_slices(
+    mask: &mut [u8],
+    dims: [usize; 3],
+    radius_voxels: [usize; 2],
+    admit: impl Fn(usize) -> bool + Sync,
+) -> Result<u64, SegmentError> {
+    let slice_len = check_dims(mask.len(), dims)?;
+    if slice_len == 0 {
+        return Ok(0);
+    }
+    let nx = dims[0];
+    mask.par_chunks_mut(slice_len)
+        .enumerate()
+        .map_init(
+            || (SliceScratch::default(), vec![0u8; slice_len], vec![0u8; slice_len]),
+            |(scratch, closed, holes), (z, slice)| {
+                if slice.iter().all(|&m| m == 0) {
+                    return Ok(0);
+                }
+                close_slice(slice, closed, nx, radius_voxels, scratch);
+                enclosed_in_slice(closed, nx, holes)?;
+                let base = z * slice_len;
+                let mut added = 0;
+                for (i, m) in slice.iter_mut().enumerate() {
+                    if *m == 0 && (closed[i] != 0 || holes[i] != 0) && admit(base + i) {
+                        *m = 1;
+                        added += 1;
+                    }
+                }
+                Ok(added)
+            },
+        )
+        .sum()
 }
 
 /// Removes (in place) the 6-connected components of `mask` smaller than `min_voxels` or for
@@ -165,6 +316,45 @@ mod tests {
         // Per slice, only slices the channel does not cross are enclosed (z = 2,3,5,6).
         let added = fill_holes(&mut m, dims, Connectivity::InSlice).expect("fill");
         assert_eq!(added, 4 * 25);
+    }
+
+    #[test]
+    fn cavity_open_through_the_top_slice_wall_is_not_filled() {
+        let (mut m, dims) = hollow_cube();
+        // Drill through the +z wall: every slice of the cavity is enclosed in-slice, but the
+        // cavity reaches the open background above it.
+        m[4 + 9 * (4 + 9 * 7)] = 0;
+        let before = m.clone();
+        assert_eq!(fill_holes(&mut m, dims, Connectivity::Face3d).expect("fill"), 0);
+        assert_eq!(m, before);
+        let enclosed = enclosed_background(&m, dims, Connectivity::InSlice).expect("enclosed");
+        assert_eq!(enclosed.iter().filter(|&&v| v != 0).count(), 5 * 25 + 1);
+    }
+
+    #[test]
+    fn slice_closing_bridges_cortex_gap_and_fills_only_admitted_voxels() {
+        // A 9×9 square ring with a 1-voxel gap in one wall, in a 13×13×2 grid.
+        let dims = [13, 13, 2];
+        let mut m = vec![0u8; 13 * 13 * 2];
+        for z in 0..2 {
+            for y in 2..11 {
+                for x in 2..11 {
+                    let wall = x == 2 || x == 10 || y == 2 || y == 10;
+                    m[x + 13 * (y + 13 * z)] = u8::from(wall && !(x == 6 && y == 2));
+                }
+            }
+        }
+        // Admit everything in slice 0, nothing but the gap in slice 1.
+        let gap = |z: usize| 6 + 13 * (2 + 13 * z);
+        let added = close_and_fill_in_slices(&mut m, dims, [1, 1], |i| i < 169 || i == gap(1)).expect("fill");
+        assert_eq!(m[gap(0)], 1);
+        assert_eq!(m[gap(1)], 1);
+        assert_eq!(
+            added,
+            1 + 49 + 1,
+            "gap and 7×7 interior in slice 0, only the gap in slice 1"
+        );
+        assert!(close_and_fill_in_slices(&mut m[1..], dims, [1, 1], |_| true).is_err());
     }
 
     #[test]
