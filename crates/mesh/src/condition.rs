@@ -3,14 +3,17 @@
 use serde::Serialize;
 use tracing::info;
 
-use crate::decimate::{decimate, DecimateOptions};
+use rayon::prelude::*;
+
+use crate::decimate::{decimate_shell, DecimateOptions};
 use crate::measure::{signed_volume_mm3, surface_area_mm2};
 use crate::mesh::Mesh;
-use crate::repair::{
-    remove_degenerate_and_duplicate_triangles, remove_small_shells_counted, repair_topology, weld_vertices,
+use crate::repair::{remove_degenerate_and_duplicate_triangles, repair_topology, weld_vertices};
+use crate::shells::{merge, shell_labels, split_labelled};
+use crate::smooth::{
+    restore_volume_along, smooth_taubin_with, vertex_normals_with, VertexNeighbours, TAUBIN_LAMBDA, TAUBIN_MU,
 };
-use crate::smooth::{restore_volume, smooth_taubin, TAUBIN_LAMBDA, TAUBIN_MU};
-use crate::topology::{check_mesh, MeshCheck};
+use crate::topology::{check_mesh, LocalCheck, MeshCheck, VertexCorners};
 
 /// Parameters of [`condition`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,42 +58,89 @@ pub struct ConditionReport {
 
 /// Conditions an extracted surface for printing:
 ///
-/// 1. clean-up: weld bit-identical vertices, drop degenerate/duplicate triangles;
-/// 2. drop specks (shells below `min_shell_volume_mm3`);
-/// 3. Taubin smoothing (λ = 0.5, μ = −0.53) followed, for closed input, by a global
-///    volume correction back to the pre-smoothing volume, so the print keeps its size;
-/// 4. decimation (skipped when `decimate` is `None`);
-/// 5. repair: degenerate/duplicate triangles, non-manifold vertices, hole filling
-///    (after smoothing, as the method recommends), outward orientation;
-/// 6. validation ([`check_mesh`]) into the report.
+/// 1. clean-up: weld bit-identical vertices, drop degenerate/duplicate triangles — skipped
+///    when the input is already closed, manifold, consistently oriented and free of
+///    degenerate triangles (an isosurface), where it cannot improve printability;
+/// 2. split into shells (connected components) and drop specks (shells below
+///    `min_shell_volume_mm3`);
+/// 3. per shell, in parallel: Taubin smoothing (λ = 0.5, μ = −0.53) followed, for a
+///    closed shell, by a volume correction back to its pre-smoothing volume, so the print
+///    keeps its size; then decimation (skipped when `decimate` is `None`), checked per
+///    shell (see [`crate::decimate()`]);
+/// 4. repair: degenerate/duplicate triangles, non-manifold vertices, hole filling
+///    (after smoothing, as the method recommends), outward orientation — always for input
+///    that needed clean-up, otherwise only if the validation below finds a defect;
+/// 5. validation ([`check_mesh`]) into the report.
 pub fn condition(mut m: Mesh, o: &ConditionOptions) -> (Mesh, ConditionReport) {
     let input_triangles = m.triangles.len();
-    weld_vertices(&mut m, 0.0);
-    remove_degenerate_and_duplicate_triangles(&mut m);
-    let (mut m, shells_removed) = remove_small_shells_counted(&m, o.min_shell_volume_mm3);
-
-    if o.smooth_iterations > 0 {
-        // Volume is only meaningful (and worth restoring) for a closed surface.
-        let volume_before = check_mesh(&m).closed.then(|| signed_volume_mm3(&m));
-        smooth_taubin(&mut m, o.smooth_iterations, TAUBIN_LAMBDA, TAUBIN_MU);
-        if let Some(volume) = volume_before {
-            restore_volume(&mut m, volume);
-        }
+    let clean_input = LocalCheck::of_mesh(&m).is_clean();
+    if !clean_input {
+        weld_vertices(&mut m, 0.0);
+        remove_degenerate_and_duplicate_triangles(&mut m);
     }
-    if let Some(d) = &o.decimate {
-        m = decimate(&m, d);
-    }
-    let holes_filled = repair_topology(&mut m);
+    let labels = shell_labels(&m);
+    let keep: Vec<bool> = labels
+        .signed_volumes(&m)
+        .iter()
+        .map(|v| v.abs() >= o.min_shell_volume_mm3)
+        .collect();
+    let shells_removed = keep.iter().filter(|&&k| !k).count();
+    let shells = split_labelled(&m, &labels, &keep);
+    drop(m);
+    let conditioned: Vec<Mesh> = shells
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|shell| condition_shell(shell, o, clean_input))
+        .collect();
+    let mut m = merge(&conditioned);
+    drop(conditioned);
 
+    let mut check = check_mesh(&m);
+    let mut holes_filled = 0;
+    if !clean_input || !check.is_printable() {
+        holes_filled = repair_topology(&mut m);
+        check = check_mesh(&m);
+    }
     let report = ConditionReport {
         input_triangles,
         output_triangles: m.triangles.len(),
         shells_removed,
         holes_filled,
-        check: check_mesh(&m),
+        check,
         volume_mm3: signed_volume_mm3(&m),
         area_mm2: surface_area_mm2(&m),
     };
     info!(?report, "conditioned mesh");
     (m, report)
+}
+
+/// Smooths (with volume restore when closed) and decimates one compact shell. `clean`
+/// says the shell is known to pass [`LocalCheck::is_clean`]; the vertex→corner table is
+/// built once and serves the neighbour table, the normals and the check.
+fn condition_shell(mut shell: Mesh, o: &ConditionOptions, clean: bool) -> Mesh {
+    let local = if clean {
+        LocalCheck::default()
+    } else {
+        LocalCheck::of_mesh(&shell)
+    };
+    if o.smooth_iterations > 0 {
+        let corners = VertexCorners::build(&shell);
+        // Volume is only meaningful (and worth restoring) for a closed surface.
+        let volume_before = (local.boundary_edges == 0).then(|| signed_volume_mm3(&shell));
+        let adjacency = if clean {
+            VertexNeighbours::from_clean_corners(&shell, &corners)
+        } else {
+            VertexNeighbours::build(&shell)
+        };
+        smooth_taubin_with(&mut shell, &adjacency, o.smooth_iterations, TAUBIN_LAMBDA, TAUBIN_MU);
+        if let Some(volume) = volume_before {
+            let normals = vertex_normals_with(&shell, &corners);
+            restore_volume_along(&mut shell, volume, &normals);
+        }
+    }
+    match &o.decimate {
+        // A dirty shell is re-checked after smoothing, as the old whole-mesh chain did.
+        Some(d) => decimate_shell(&shell, d, clean.then_some(&local)),
+        None => shell,
+    }
 }

@@ -1,12 +1,16 @@
-//! Poly-reduction by quadric edge collapse (meshoptimizer's `simplify`), with a topology
-//! check afterwards so decimation never makes a printable mesh unprintable.
+//! Poly-reduction by quadric edge collapse (meshoptimizer's `simplify`), shell by shell in
+//! parallel, with a topology check afterwards so decimation never makes a printable mesh
+//! unprintable.
 
 use meshopt::{SimplifyOptions, VertexDataAdapter};
+use rayon::prelude::*;
 use tracing::{debug, warn};
 
+use crate::measure::signed_volume_mm3;
 use crate::mesh::Mesh;
 use crate::repair::{remove_unreferenced_vertices, repair_topology};
-use crate::topology::{check_mesh, MeshCheck};
+use crate::shells::{merge, shell_labels, split_labelled};
+use crate::topology::{LocalCheck, VertexCorners};
 
 /// Decimation targets; simplification stops at whichever is reached first.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,21 +30,56 @@ impl Default for DecimateOptions {
     }
 }
 
+/// Shells with more triangles than this are cut into blocks that are simplified in
+/// parallel (meshoptimizer's `simplify` is single-threaded, ~0.5 µs per triangle); small
+/// enough that re-simplifying the few blocks with a defect is cheap, large enough that
+/// the locked block seams stay a small fraction of the surface.
+const BLOCK_TRIANGLES: usize = 1 << 15;
+
 /// Simplifies `m` towards `target_ratio` of its triangles without exceeding
-/// `max_error_mm` (converted to meshoptimizer's relative error through the mesh extent,
-/// `meshopt::simplify_scale`). Borders are not locked. Out-of-range options are clamped
+/// `max_error_mm` (meshoptimizer's absolute error mode). Out-of-range options are clamped
 /// (ratio to (0, 1], a non-finite or negative error to 0 = no collapse that moves the
 /// surface).
 ///
+/// Each shell (connected component) is simplified on its own, in parallel; shells of more
+/// than 2¹⁵ triangles are further cut into compact blocks (kd-tree on the triangle
+/// centroids), simplified in parallel with the block seams locked (so seam edges stay as
+/// they are and the blocks still join). Vertices come out grouped by shell.
+///
 /// meshoptimizer only collapses onto existing vertices and keeps the topology in the
-/// common case, but can produce zero-area or flipped triangles and, at large errors on
-/// voxel staircases, non-manifold edges. The result is therefore checked and repaired; if
-/// it is still worse than the input (new boundary or non-manifold edges, lost
-/// orientation) it is redone with a quarter of the error (three times), and finally the
-/// input is returned unchanged with a warning.
+/// common case, but can produce zero-area triangles and, on voxel staircases, a few
+/// non-manifold edges or vertices (tens on a whole skeleton, at any error bound). Each
+/// shell's result is therefore checked; while it is worse than the input shell (more
+/// boundary, non-manifold or mis-oriented edges, non-manifold vertices or degenerate
+/// triangles, or a flipped volume sign) the input vertices around each defect are locked
+/// (within 2, 4, 6 mean edge lengths) and the blocks containing a defect are simplified
+/// again with half the error bound, three times at most. A result still worse is repaired ([`repair_topology`]); if even that is worse,
+/// the input shell is kept unchanged with a warning.
 pub fn decimate(m: &Mesh, o: &DecimateOptions) -> Mesh {
     if m.triangles.is_empty() {
         return m.clone();
+    }
+    let labels = shell_labels(m);
+    if labels.count == 1 {
+        let mut out = decimate_shell(m, o, None);
+        remove_unreferenced_vertices(&mut out);
+        return out;
+    }
+    let shells = split_labelled(m, &labels, &vec![true; labels.count]);
+    let parts: Vec<Mesh> = shells
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|s| decimate_shell(&s, o, None))
+        .collect();
+    merge(&parts)
+}
+
+/// Decimates one connected shell (no unreferenced vertices). `before` is the shell's
+/// [`LocalCheck`] when the caller already has it. The result has no unreferenced
+/// vertices.
+pub(crate) fn decimate_shell(shell: &Mesh, o: &DecimateOptions, before: Option<&LocalCheck>) -> Mesh {
+    if shell.triangles.is_empty() {
+        return shell.clone();
     }
     let ratio = if o.target_ratio.is_finite() {
         o.target_ratio.clamp(0.0, 1.0)
@@ -52,64 +91,186 @@ pub fn decimate(m: &Mesh, o: &DecimateOptions) -> Mesh {
     } else {
         0.0
     };
-    let Ok(adapter) = VertexDataAdapter::new(meshopt::typed_to_bytes(&m.vertices), std::mem::size_of::<[f32; 3]>(), 0)
-    else {
+    let Ok(adapter) = VertexDataAdapter::new(
+        meshopt::typed_to_bytes(&shell.vertices),
+        std::mem::size_of::<[f32; 3]>(),
+        0,
+    ) else {
         warn!("meshopt rejected the vertex buffer; decimation skipped");
-        return m.clone();
+        return shell.clone();
     };
-    let scale = meshopt::simplify_scale(&adapter);
-    let relative_error = if scale > 0.0 { max_error_mm / scale } else { 0.0 };
-    let target_indices = ((m.triangles.len() as f64 * f64::from(ratio)).round() as usize).max(4) * 3;
-    let before = check_mesh(m);
-    // meshoptimizer can pinch thin staircase features into non-manifold edges at large
-    // errors; retry with a quarter of the error bound before giving up.
-    let mut relative_error = relative_error;
+    let before = before.copied().unwrap_or_else(|| LocalCheck::of_mesh(shell));
+    let volume_before = signed_volume_mm3(shell);
+    let blocks = blocks(shell, BLOCK_TRIANGLES);
+    let options = if blocks.len() > 1 {
+        SimplifyOptions::ErrorAbsolute | SimplifyOptions::LockBorder | SimplifyOptions::Sparse
+    } else {
+        SimplifyOptions::ErrorAbsolute
+    };
+    let acceptable = |out: &Mesh, check: &LocalCheck| {
+        let volume = signed_volume_mm3(out);
+        check.no_worse_than(&before) && (volume_before == 0.0 || (volume > 0.0) == (volume_before > 0.0))
+    };
+    let mut lock = vec![false; shell.vertices.len()];
+    let mean_edge_mm = mean_edge_length_mm(shell);
+    let mut lock_radius_mm = 2.0 * mean_edge_mm;
+    let mut error_mm = max_error_mm;
+    let mut by_x: Option<Vec<u32>> = None;
+    let mut redo = vec![true; blocks.len()];
+    let mut simplified = vec![Vec::new(); blocks.len()];
+    let mut out = Mesh::default();
     for attempt in 0..4 {
-        let mut result_error = 0.0f32;
-        let indices = meshopt::simplify(
-            m.triangles.as_flattened(),
-            &adapter,
-            target_indices,
-            relative_error,
-            SimplifyOptions::None,
-            Some(&mut result_error),
-        );
-        let mut out = Mesh {
-            vertices: m.vertices.clone(),
-            triangles: indices.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect(),
+        simplified
+            .par_iter_mut()
+            .zip(&blocks)
+            .zip(&redo)
+            .with_max_len(1)
+            .filter(|(_, &redo)| redo)
+            .for_each(|((result, indices), _)| {
+                let target = ((indices.len() / 3) as f64 * f64::from(ratio)).round().max(1.0) as usize * 3;
+                *result = if attempt == 0 {
+                    meshopt::simplify(indices, &adapter, target, error_mm, options, None)
+                } else {
+                    meshopt::simplify_with_locks(indices, &adapter, &lock, target, error_mm, options, None)
+                };
+            });
+        // Still indexed like the shell, so defects map straight onto its vertices.
+        out = Mesh {
+            vertices: shell.vertices.clone(),
+            triangles: simplified
+                .iter()
+                .flat_map(|s| s.chunks_exact(3).map(|c| [c[0], c[1], c[2]]))
+                .collect(),
         };
-        remove_unreferenced_vertices(&mut out);
+        let (check, defects) = LocalCheck::inspect(&out, &VertexCorners::build(&out), true);
         debug!(
             attempt,
-            input = m.triangles.len(),
+            input = shell.triangles.len(),
             output = out.triangles.len(),
-            error_mm = result_error * scale,
-            "decimate"
+            blocks = blocks.len(),
+            redone = redo.iter().filter(|&&r| r).count(),
+            ?check,
+            "decimate shell"
         );
-        if no_worse(&before, &check_mesh(&out)) {
+        if acceptable(&out, &check) {
+            remove_unreferenced_vertices(&mut out);
             return out;
         }
-        repair_topology(&mut out);
-        let repaired = check_mesh(&out);
-        if no_worse(&before, &repaired) {
-            return out;
+        let by_x = by_x.get_or_insert_with(|| {
+            let mut order: Vec<u32> = (0..shell.vertices.len() as u32).collect();
+            order
+                .par_sort_unstable_by(|&a, &b| shell.vertices[a as usize][0].total_cmp(&shell.vertices[b as usize][0]));
+            order
+        });
+        lock_around(shell, by_x, &defects, lock_radius_mm, &mut lock);
+        lock_radius_mm += 2.0 * mean_edge_mm;
+        error_mm /= 2.0;
+        // Blocks are independent (their seams are locked): redo only those touching a
+        // defect, or all when the defect is global (a flipped volume sign).
+        let mut at_defect = vec![false; shell.vertices.len()];
+        for &v in &defects {
+            at_defect[v as usize] = true;
         }
-        debug!(
-            ?repaired,
-            "decimation damaged the topology; retrying with a smaller error"
-        );
-        relative_error /= 4.0;
+        redo = simplified
+            .iter()
+            .map(|s| defects.is_empty() || s.iter().any(|&v| at_defect[v as usize]))
+            .collect();
     }
-    warn!("decimation damaged the topology beyond repair; keeping the input mesh");
-    m.clone()
+    remove_unreferenced_vertices(&mut out);
+    repair_topology(&mut out);
+    let repaired = LocalCheck::of_mesh(&out);
+    if acceptable(&out, &repaired) {
+        return out;
+    }
+    warn!(
+        ?repaired,
+        "decimation damaged the topology beyond repair; keeping the input shell"
+    );
+    shell.clone()
 }
 
-/// True when `after` has no defect `before` did not have.
-fn no_worse(before: &MeshCheck, after: &MeshCheck) -> bool {
-    after.boundary_edges <= before.boundary_edges
-        && after.non_manifold_edges <= before.non_manifold_edges
-        && after.non_manifold_vertices <= before.non_manifold_vertices
-        && after.degenerate_triangles <= before.degenerate_triangles
-        && (after.oriented || !before.oriented)
-        && (after.outward || !before.outward)
+/// Mean length of the triangle edges, mm (each interior edge counted twice).
+fn mean_edge_length_mm(m: &Mesh) -> f32 {
+    let total: f64 = m
+        .triangles
+        .par_iter()
+        .map(|t| {
+            (0..3)
+                .map(|k| {
+                    let (p, q) = (m.vertices[t[k] as usize], m.vertices[t[(k + 1) % 3] as usize]);
+                    f64::from((0..3).map(|a| (p[a] - q[a]).powi(2)).sum::<f32>().sqrt())
+                })
+                .sum::<f64>()
+        })
+        .sum();
+    (total / (3 * m.triangles.len().max(1)) as f64) as f32
+}
+
+/// Locks every vertex within `radius_mm` of one of `centres` (vertex indices), using
+/// `by_x`, the vertex indices sorted by x, to visit only a slab around each centre.
+/// meshoptimizer then cannot collapse the region where it produced a defect.
+fn lock_around(m: &Mesh, by_x: &[u32], centres: &[u32], radius_mm: f32, lock: &mut [bool]) {
+    let limit = radius_mm * radius_mm;
+    for &c in centres {
+        let p = m.vertices[c as usize];
+        let start = by_x.partition_point(|&v| m.vertices[v as usize][0] < p[0] - radius_mm);
+        for &v in by_x[start..]
+            .iter()
+            .take_while(|&&v| m.vertices[v as usize][0] <= p[0] + radius_mm)
+        {
+            let q = m.vertices[v as usize];
+            if (0..3).map(|a| (p[a] - q[a]).powi(2)).sum::<f32>() <= limit {
+                lock[v as usize] = true;
+            }
+        }
+    }
+}
+
+/// Cuts the triangles into compact blocks of at most `block_size` triangles by recursive
+/// median bisection of their centroids along the longest axis (a kd-tree), as flat index
+/// lists. Compact blocks keep the locked seams short. One block when the mesh is small.
+fn blocks(m: &Mesh, block_size: usize) -> Vec<Vec<u32>> {
+    if m.triangles.len() <= block_size {
+        return vec![m.triangles.as_flattened().to_vec()];
+    }
+    let centroids: Vec<[f32; 3]> = m
+        .triangles
+        .par_iter()
+        .map(|t| std::array::from_fn(|a| t.iter().map(|&v| m.vertices[v as usize][a]).sum::<f32>() / 3.0))
+        .collect();
+    let mut order: Vec<u32> = (0..m.triangles.len() as u32).collect();
+    let mut leaves = Vec::new();
+    bisect(&centroids, &mut order, block_size.max(1), &mut leaves);
+    leaves
+        .into_iter()
+        .map(|range| range.iter().flat_map(|&t| m.triangles[t as usize]).collect())
+        .collect()
+}
+
+/// Splits `order` (triangle indices) at the median centroid along the longest axis until
+/// each part has at most `block_size` triangles; the parts are pushed to `leaves`.
+fn bisect<'a>(centroids: &[[f32; 3]], order: &'a mut [u32], block_size: usize, leaves: &mut Vec<&'a [u32]>) {
+    if order.len() <= block_size {
+        leaves.push(order);
+        return;
+    }
+    let mut lo = [f32::INFINITY; 3];
+    let mut hi = [f32::NEG_INFINITY; 3];
+    for &t in order.iter() {
+        let c = centroids[t as usize];
+        for a in 0..3 {
+            lo[a] = lo[a].min(c[a]);
+            hi[a] = hi[a].max(c[a]);
+        }
+    }
+    let axis = (0..3)
+        .max_by(|&a, &b| (hi[a] - lo[a]).total_cmp(&(hi[b] - lo[b])))
+        .unwrap_or(0);
+    let half = order.len() / 2;
+    order.select_nth_unstable_by(half, |&a, &b| {
+        centroids[a as usize][axis].total_cmp(&centroids[b as usize][axis])
+    });
+    let (left, right) = order.split_at_mut(half);
+    bisect(centroids, left, block_size, leaves);
+    bisect(centroids, right, block_size, leaves);
 }

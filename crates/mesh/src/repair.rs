@@ -7,7 +7,7 @@ use tracing::debug;
 
 use crate::mesh::Mesh;
 use crate::shells::{nesting_depths, shell_labels, DisjointSets, ShellLabels};
-use crate::topology::{is_degenerate, EdgeTable, FanScratch, VertexTriangles};
+use crate::topology::{is_degenerate, EdgeTable, FanScratch, VertexCorners};
 
 /// Merges vertices closer than `tolerance_mm` (greedy clustering: each vertex, in index
 /// order, absorbs the not-yet-merged vertices within the tolerance) and drops unreferenced
@@ -220,11 +220,6 @@ fn resolve_collinear_triangles(m: &mut Mesh) -> usize {
 /// volume |V| is below `min_volume_mm3` — the "point-like surfaces" of segmentation noise.
 /// Unreferenced vertices are dropped.
 pub fn remove_small_shells(m: &Mesh, min_volume_mm3: f64) -> Mesh {
-    remove_small_shells_counted(m, min_volume_mm3).0
-}
-
-/// [`remove_small_shells`] that also returns how many shells were dropped.
-pub(crate) fn remove_small_shells_counted(m: &Mesh, min_volume_mm3: f64) -> (Mesh, usize) {
     let shells = shell_labels(m);
     let keep_shell: Vec<bool> = shells
         .signed_volumes(m)
@@ -242,8 +237,7 @@ pub(crate) fn remove_small_shells_counted(m: &Mesh, min_volume_mm3: f64) -> (Mes
             .collect(),
     };
     remove_unreferenced_vertices(&mut out);
-    let removed = keep_shell.iter().filter(|&&k| !k).count();
-    (out, removed)
+    out
 }
 
 /// Makes the winding consistent and outward.
@@ -414,11 +408,11 @@ fn cover_ring(m: &mut Mesh, ring: &[u32]) {
 /// two shells meeting at a tip) its own copy of the vertex. Returns the number of vertices
 /// added. Positions are unchanged, so the copies coincide geometrically.
 pub fn split_non_manifold_vertices(m: &mut Mesh) -> usize {
-    let incidence = VertexTriangles::build(m);
+    let incidence = VertexCorners::build(m);
     let splits: Vec<(u32, Vec<u32>, usize)> = (0..m.vertices.len() as u32)
         .into_par_iter()
         .map_init(FanScratch::default, |scratch, v| {
-            let fans = scratch.fan_labels(m, incidence.triangles_of(v), v);
+            let fans = scratch.fan_labels(m, incidence.corners_of(v), v);
             (fans > 1).then(|| (v, scratch.labels.clone(), fans))
         })
         .flatten()
@@ -430,15 +424,11 @@ pub fn split_non_manifold_vertices(m: &mut Mesh) -> usize {
             m.vertices.push(m.vertices[v as usize]);
         }
         added += fans - 1;
-        for (&t, &fan) in incidence.triangles_of(v).iter().zip(&labels) {
+        for (&corner, &fan) in incidence.corners_of(v).iter().zip(&labels) {
             if fan == 0 || fan == u32::MAX {
                 continue;
             }
-            for slot in &mut m.triangles[t as usize] {
-                if *slot == v {
-                    *slot = first_copy + fan - 1;
-                }
-            }
+            m.triangles[(corner / 3) as usize][(corner % 3) as usize] = first_copy + fan - 1;
         }
     }
     debug!(added, "split non-manifold vertices");

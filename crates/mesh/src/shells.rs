@@ -12,23 +12,37 @@ use crate::mesh::Mesh;
 /// triangle.
 pub fn split_shells(m: &Mesh) -> Vec<Mesh> {
     let labels = shell_labels(m);
-    let mut parts = vec![Mesh::default(); labels.count];
-    let mut vertex_shell = vec![u32::MAX; m.vertices.len()];
+    split_labelled(m, &labels, &vec![true; labels.count])
+}
+
+/// The groups of `labels` with `keep[group]` as compact meshes, in group order (each
+/// holds only its own vertices, in their original relative order).
+pub(crate) fn split_labelled(m: &Mesh, labels: &ShellLabels, keep: &[bool]) -> Vec<Mesh> {
+    let mut part_of_group = vec![u32::MAX; labels.count];
+    let mut parts = Vec::new();
+    for (group, _) in keep.iter().enumerate().filter(|(_, &k)| k) {
+        part_of_group[group] = parts.len() as u32;
+        parts.push(Mesh::default());
+    }
+    let mut vertex_part = vec![u32::MAX; m.vertices.len()];
     for (tri, &label) in m.triangles.iter().zip(&labels.triangle) {
         for &v in tri {
-            vertex_shell[v as usize] = label;
+            vertex_part[v as usize] = part_of_group[label as usize];
         }
     }
     let mut local = vec![u32::MAX; m.vertices.len()];
-    for (v, &label) in vertex_shell.iter().enumerate() {
-        if label != u32::MAX {
-            let part = &mut parts[label as usize];
+    for (v, &part) in vertex_part.iter().enumerate() {
+        if part != u32::MAX {
+            let part = &mut parts[part as usize];
             local[v] = part.vertices.len() as u32;
             part.vertices.push(m.vertices[v]);
         }
     }
     for (tri, &label) in m.triangles.iter().zip(&labels.triangle) {
-        parts[label as usize].triangles.push(tri.map(|v| local[v as usize]));
+        let part = part_of_group[label as usize];
+        if part != u32::MAX {
+            parts[part as usize].triangles.push(tri.map(|v| local[v as usize]));
+        }
     }
     parts
 }
@@ -147,7 +161,8 @@ pub(crate) fn shell_labels(m: &Mesh) -> ShellLabels {
 ///
 /// Group A is inside closed group B when A's bounding box lies within B's and a ray from
 /// a point of A (the centroid of its first triangle) crosses B an odd number of times.
-/// Cost: one O(|B|) ray cast per candidate pair that passes the box test, parallel over A.
+/// Each closed group that may contain another gets a [`RayGrid`], so a ray cast costs
+/// the triangles of one grid cell instead of all of B's; parallel over groups.
 pub(crate) fn nesting_depths(m: &Mesh, groups: &ShellLabels, closed: &[bool]) -> Vec<usize> {
     let (offsets, members) = groups.members();
     let triangles_of = |g: usize| &members[offsets[g] as usize..offsets[g + 1] as usize];
@@ -168,6 +183,19 @@ pub(crate) fn nesting_depths(m: &Mesh, groups: &ShellLabels, closed: &[bool]) ->
             (lo, hi)
         })
         .collect();
+    let boxes = &boxes;
+    let candidates =
+        |a: usize| (0..groups.count).filter(move |&b| b != a && closed[b] && box_within(boxes[a], boxes[b]));
+    let mut is_container = vec![false; groups.count];
+    for a in 0..groups.count {
+        for b in candidates(a) {
+            is_container[b] = true;
+        }
+    }
+    let grids: Vec<Option<RayGrid>> = (0..groups.count)
+        .into_par_iter()
+        .map(|b| is_container[b].then(|| RayGrid::build(m, triangles_of(b))))
+        .collect();
     (0..groups.count)
         .into_par_iter()
         .map(|a| {
@@ -176,13 +204,8 @@ pub(crate) fn nesting_depths(m: &Mesh, groups: &ShellLabels, closed: &[bool]) ->
             };
             let corners = m.triangles[first as usize].map(|v| m.vertices[v as usize]);
             let probe: [f64; 3] = std::array::from_fn(|k| corners.iter().map(|p| f64::from(p[k])).sum::<f64>() / 3.0);
-            (0..groups.count)
-                .filter(|&b| {
-                    b != a
-                        && closed[b]
-                        && box_within(boxes[a], boxes[b])
-                        && ray_crossings(m, triangles_of(b), probe) % 2 == 1
-                })
+            candidates(a)
+                .filter(|&b| grids[b].as_ref().is_some_and(|g| g.crossings(m, probe) % 2 == 1))
                 .count()
         })
         .collect()
@@ -192,14 +215,125 @@ fn box_within(inner: ([f32; 3], [f32; 3]), outer: ([f32; 3], [f32; 3])) -> bool 
     (0..3).all(|k| inner.0[k] >= outer.0[k] && inner.1[k] <= outer.1[k])
 }
 
-/// Number of triangles hit by the ray from `origin` along a fixed, deliberately skewed
-/// direction (so that hitting an edge or vertex exactly is practically impossible).
+/// Direction of the containment rays: fixed and deliberately skewed, so that hitting an
+/// edge or vertex exactly is practically impossible.
+const RAY_DIRECTION: [f64; 3] = [
+    0.872_871_560_943_969_6,
+    0.361_556_771_896_376_6,
+    0.327_934_402_672_843_1,
+];
+
+/// The triangles of one group binned on a uniform grid in the plane perpendicular to
+/// [`RAY_DIRECTION`]: a ray can only hit the triangles whose projection covers the
+/// projection of its origin, i.e. those of one cell. The answer equals the brute-force
+/// ray cast (bins get a small safety margin against rounding).
+struct RayGrid {
+    triangles: Vec<u32>,
+    offsets: Vec<u32>,
+    lo: [f64; 2],
+    inverse_cell: f64,
+    cells: [usize; 2],
+}
+
+impl RayGrid {
+    /// Orthonormal basis of the plane perpendicular to [`RAY_DIRECTION`].
+    fn basis() -> [[f64; 3]; 2] {
+        let u = cross(RAY_DIRECTION, [0.0, 0.0, 1.0]);
+        let u = u.map(|c| c / dot(u, u).sqrt());
+        [u, cross(RAY_DIRECTION, u)]
+    }
+
+    fn project(basis: &[[f64; 3]; 2], p: [f64; 3]) -> [f64; 2] {
+        [dot(basis[0], p), dot(basis[1], p)]
+    }
+
+    fn build(m: &Mesh, triangles: &[u32]) -> Self {
+        let basis = Self::basis();
+        let boxes: Vec<([f64; 2], [f64; 2])> = triangles
+            .iter()
+            .map(|&t| {
+                let q = m.triangles[t as usize].map(|v| Self::project(&basis, m.vertices[v as usize].map(f64::from)));
+                let lo = [0, 1].map(|a| q[0][a].min(q[1][a]).min(q[2][a]));
+                let hi = [0, 1].map(|a| q[0][a].max(q[1][a]).max(q[2][a]));
+                (lo, hi)
+            })
+            .collect();
+        let (lo, hi) = boxes
+            .iter()
+            .fold(([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]), |(lo, hi), b| {
+                (
+                    [lo[0].min(b.0[0]), lo[1].min(b.0[1])],
+                    [hi[0].max(b.1[0]), hi[1].max(b.1[1])],
+                )
+            });
+        let extent = [hi[0] - lo[0], hi[1] - lo[1]];
+        let margin = 1e-9 * (extent[0] + extent[1]) + 1e-12;
+        // About two triangles per cell; at most 2048² cells.
+        let area = (extent[0] * extent[1]).max(f64::MIN_POSITIVE);
+        let cell = (area / (triangles.len() as f64 / 2.0).max(1.0))
+            .sqrt()
+            .max((extent[0].max(extent[1])) / 2048.0);
+        let cell = if cell.is_finite() && cell > 0.0 { cell } else { 1.0 };
+        let inverse_cell = 1.0 / cell;
+        let cells = extent.map(|e| ((e * inverse_cell) as usize + 1).min(2048));
+        let range = |b: &([f64; 2], [f64; 2]), a: usize| {
+            let first = (((b.0[a] - margin - lo[a]) * inverse_cell).max(0.0) as usize).min(cells[a] - 1);
+            let last = (((b.1[a] + margin - lo[a]) * inverse_cell).max(0.0) as usize).min(cells[a] - 1);
+            first..=last
+        };
+        let mut offsets = vec![0u32; cells[0] * cells[1] + 1];
+        for b in &boxes {
+            for j in range(b, 1) {
+                for i in range(b, 0) {
+                    offsets[j * cells[0] + i + 1] += 1;
+                }
+            }
+        }
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        let mut cursor = offsets.clone();
+        let mut binned = vec![0u32; offsets[offsets.len() - 1] as usize];
+        for (b, &t) in boxes.iter().zip(triangles) {
+            for j in range(b, 1) {
+                for i in range(b, 0) {
+                    let slot = &mut cursor[j * cells[0] + i];
+                    binned[*slot as usize] = t;
+                    *slot += 1;
+                }
+            }
+        }
+        Self {
+            triangles: binned,
+            offsets,
+            lo,
+            inverse_cell,
+            cells,
+        }
+    }
+
+    /// Number of the group's triangles hit by the ray from `origin` along
+    /// [`RAY_DIRECTION`].
+    fn crossings(&self, m: &Mesh, origin: [f64; 3]) -> usize {
+        let q = Self::project(&Self::basis(), origin);
+        let index = |a: usize| {
+            let x = (q[a] - self.lo[a]) * self.inverse_cell;
+            (x >= 0.0 && x < self.cells[a] as f64).then_some(x as usize)
+        };
+        let (Some(i), Some(j)) = (index(0), index(1)) else {
+            return 0;
+        };
+        let cell = j * self.cells[0] + i;
+        ray_crossings(
+            m,
+            &self.triangles[self.offsets[cell] as usize..self.offsets[cell + 1] as usize],
+            origin,
+        )
+    }
+}
+
+/// Number of `triangles` hit by the ray from `origin` along [`RAY_DIRECTION`].
 fn ray_crossings(m: &Mesh, triangles: &[u32], origin: [f64; 3]) -> usize {
-    const DIR: [f64; 3] = [
-        0.872_871_560_943_969_6,
-        0.361_556_771_896_376_6,
-        0.327_934_402_672_843_1,
-    ];
     triangles
         .iter()
         .filter(|&&t| {
@@ -207,7 +341,7 @@ fn ray_crossings(m: &Mesh, triangles: &[u32], origin: [f64; 3]) -> usize {
             // Möller–Trumbore.
             let e1 = sub(b, a);
             let e2 = sub(c, a);
-            let p = cross(DIR, e2);
+            let p = cross(RAY_DIRECTION, e2);
             let det = dot(e1, p);
             if det.abs() < 1e-300 {
                 return false;
@@ -218,7 +352,7 @@ fn ray_crossings(m: &Mesh, triangles: &[u32], origin: [f64; 3]) -> usize {
                 return false;
             }
             let q = cross(s, e1);
-            let v = dot(DIR, q) / det;
+            let v = dot(RAY_DIRECTION, q) / det;
             if v < 0.0 || u + v > 1.0 {
                 return false;
             }
