@@ -9,6 +9,7 @@ use std::time::Instant;
 use medprint_mesh::condition::{condition, ConditionOptions};
 use medprint_mesh::export::{write_3mf, write_stl_binary, ModelPart};
 use medprint_mesh::isosurface::{try_extract_isosurface, IsosurfaceError};
+use medprint_mesh::measure::signed_volume_mm3;
 use medprint_mesh::shells::split_shells;
 use medprint_mesh::Mesh;
 use medprint_preview::{write_histogram_plot, write_mesh_preview, write_slice_previews, Overlay};
@@ -240,6 +241,7 @@ pub fn convert_scan(
         try_extract_isosurface(&seg.surface_field, SURFACE_ISO)
     })?;
     let raw_triangles = raw.triangle_count();
+    let raw_volume_mm3 = signed_volume_mm3(&raw);
     let (mesh, conditioned) = clock.run(Stage::Condition, || condition(raw, &options.condition));
     if !conditioned.check.is_printable() {
         warnings.push(format!("the model failed the print check: {:?}", conditioned.check));
@@ -277,6 +279,7 @@ pub fn convert_scan(
         },
         model: ModelReport {
             raw_triangles,
+            raw_volume_mm3,
             triangles: mesh.triangle_count(),
             vertices: mesh.vertices.len(),
             volume_mm3,

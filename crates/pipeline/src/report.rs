@@ -74,6 +74,8 @@ pub struct SegmentationReport {
 pub struct ModelReport {
     /// Triangles straight out of the isosurface.
     pub raw_triangles: usize,
+    /// Volume enclosed by the raw isosurface, before conditioning, mm³.
+    pub raw_volume_mm3: f64,
     /// Triangles in the written model.
     pub triangles: usize,
     /// Vertices in the written model.

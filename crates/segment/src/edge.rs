@@ -71,6 +71,18 @@ fn local_peak(scan: &[i16], dims: [usize; 3], i: usize) -> f32 {
     f32::from(peak).min(MAX_BONE_PEAK_HU)
 }
 
+/// Peak used to normalise an OUTER boundary voxel: the highest peak of its bone neighbours.
+///
+/// The outer voxel must share the scale of the bone voxels next to it: normalised by its own
+/// one-step peak (its inner neighbour's lower value) it would read as more bone than it is and
+/// push the crossing outward by up to half a voxel on smooth ramps (measured: +5.8 % volume on
+/// the 0.75 mm torso).
+fn outer_voxel_peak(scan: &[i16], mask: &[u8], dims: [usize; 3], i: usize) -> f32 {
+    face_neighbours(i, dims)
+        .filter(|&j| mask[j] != 0)
+        .fold(local_peak(scan, dims, i), |m, j| m.max(local_peak(scan, dims, j)))
+}
+
 /// Calls `f(x, inside)` for every voxel of row `(y, z)` of `mask` that has a face neighbour on
 /// the other side of the mask. The grid border is not a boundary: a structure cut by the scan
 /// edge has no partial-volume ramp there. `scratch` holds two rows.
@@ -250,7 +262,13 @@ impl HalfMaxEdge {
             for y in (0..ny).filter(|&y| near_mask(y, z)) {
                 for_each_boundary_voxel_in_row(mask, dims, y, z, &mut scratch, |x, inside| {
                     let i = x + nx * y;
-                    let (_, background, peak) = self.level(data, dims, [x, y, z], i + slice_len * z);
+                    let at = i + slice_len * z;
+                    let background = local_background(data, dims, [x, y, z], self.radius_voxels, self.soft_tissue_hu);
+                    let peak = if inside {
+                        local_peak(data, dims, at)
+                    } else {
+                        outer_voxel_peak(data, mask, dims, at)
+                    };
                     let v = f32::from(data[i + slice_len * z]);
                     let fraction = if peak > background {
                         (v - background) / (peak - background)
