@@ -55,9 +55,10 @@ impl Progress for StageBars {
         self.current.set_message(stage.label());
     }
 
-    fn advance(&self, stage: Stage, fraction: f32) {
+    fn advance(&self, stage: Stage, fraction: f32, step: &str) {
+        let percent = 100.0 * fraction.clamp(0.0, 1.0);
         self.current
-            .set_message(format!("{} {:>3.0} %", stage.label(), 100.0 * fraction.clamp(0.0, 1.0)));
+            .set_message(format!("{}: {step} {percent:>3.0} %", stage.label()));
     }
 
     fn finish(&self, stage: Stage, millis: f64) {

@@ -13,7 +13,7 @@ use medprint_mesh::measure::signed_volume_mm3;
 use medprint_mesh::shells::split_shells;
 use medprint_mesh::Mesh;
 use medprint_preview::{write_histogram_plot, write_mesh_preview, write_slice_previews, Overlay};
-use medprint_segment::bone::{segment_bone, BoneParams, BoneSegmentation};
+use medprint_segment::bone::{segment_bone_with_progress, BoneParams, BoneSegmentation};
 use medprint_segment::threshold::ScanType;
 use medprint_volume::input::{load_scan, InputError, LoadOptions, LoadedScan, Modality};
 use medprint_volume::nifti::write_nifti;
@@ -225,7 +225,11 @@ pub fn convert_scan(
         timings: BTreeMap::new(),
     };
 
-    let seg = clock.run(Stage::Segment, || segment_bone(&scan.volume, &params))?;
+    let seg = clock.run(Stage::Segment, || {
+        segment_bone_with_progress(&scan.volume, &params, &|step, fraction| {
+            progress.advance(Stage::Segment, fraction, step)
+        })
+    })?;
     warnings.extend(seg.warnings.iter().cloned());
     let bone_voxels = seg.mask.data().iter().filter(|&&v| v != 0).count() as u64;
     if bone_voxels == 0 {

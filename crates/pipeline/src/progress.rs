@@ -48,8 +48,8 @@ impl Stage {
 pub trait Progress: Sync {
     /// A stage starts.
     fn start(&self, stage: Stage);
-    /// Fraction (0..=1) of the current stage done.
-    fn advance(&self, stage: Stage, fraction: f32);
+    /// Fraction (0..=1) of the current stage done; `step` names the step now running.
+    fn advance(&self, stage: Stage, fraction: f32, step: &str);
     /// A stage ended after `millis` milliseconds.
     fn finish(&self, stage: Stage, millis: f64);
 }
@@ -59,6 +59,6 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {
     fn start(&self, _: Stage) {}
-    fn advance(&self, _: Stage, _: f32) {}
+    fn advance(&self, _: Stage, _: f32, _: &str) {}
     fn finish(&self, _: Stage, _: f64) {}
 }
