@@ -147,6 +147,12 @@ fn print_summary(report: &Report) {
         m.area_mm2 / 1e2,
         if m.printable { "yes" } else { "NO" }
     );
+    let checks = &report.anomalies;
+    println!(
+        "scan checks      {} finding(s), trust in the result {:.0} %",
+        checks.anomalies.len(),
+        100.0 * checks.trust()
+    );
     for w in &report.warnings {
         println!("warning: {w}");
     }

@@ -13,7 +13,9 @@ use medprint_mesh::measure::signed_volume_mm3;
 use medprint_mesh::shells::split_shells;
 use medprint_mesh::Mesh;
 use medprint_preview::{write_histogram_plot, write_mesh_preview, write_slice_previews, Overlay};
+use medprint_segment::anomaly::{check_scan, ScanFacts, Severity};
 use medprint_segment::bone::{segment_bone_with_progress, BoneParams, BoneSegmentation};
+use medprint_segment::histogram::Histogram;
 use medprint_segment::threshold::ScanType;
 use medprint_volume::input::{load_scan, InputError, LoadOptions, LoadedScan, Modality};
 use medprint_volume::nifti::write_nifti;
@@ -225,6 +227,21 @@ pub fn convert_scan(
         timings: BTreeMap::new(),
     };
 
+    let anomalies = clock.run(Stage::Check, || {
+        let histogram = Histogram::of_volume(&scan.volume, None);
+        let facts = ScanFacts {
+            declared_ct: params.scan == ScanType::Ct,
+            slice_gaps_mm: None,
+        };
+        check_scan(&scan.volume, &histogram, &facts)
+    });
+    warnings.extend(
+        anomalies
+            .anomalies
+            .iter()
+            .filter(|a| a.severity >= Severity::Warning)
+            .map(|a| a.message.clone()),
+    );
     let seg = clock.run(Stage::Segment, || {
         segment_bone_with_progress(&scan.volume, &params, &|step, fraction| {
             progress.advance(Stage::Segment, fraction, step)
@@ -274,6 +291,7 @@ pub fn convert_scan(
             origin_mm: scan.volume.geometry.origin,
             direction: scan.volume.geometry.direction,
         },
+        anomalies,
         segmentation: SegmentationReport {
             threshold: seg.threshold.clone(),
             bone_voxels,

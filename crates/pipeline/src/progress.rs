@@ -8,6 +8,8 @@ use serde::Serialize;
 pub enum Stage {
     /// Finding, decoding and ordering the input.
     Load,
+    /// Anomaly checks: is it a CT, metal, table, noise, slices, field of view.
+    Check,
     /// Bone segmentation.
     Segment,
     /// Isosurface extraction.
@@ -35,6 +37,7 @@ impl Stage {
     pub fn label(self) -> &'static str {
         match self {
             Stage::Load => "load scan",
+            Stage::Check => "check scan",
             Stage::Segment => "segment bone",
             Stage::Surface => "extract surface",
             Stage::Condition => "condition mesh",

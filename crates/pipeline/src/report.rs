@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use medprint_mesh::topology::MeshCheck;
+use medprint_segment::anomaly::AnomalyReport;
 use medprint_segment::threshold::ThresholdEstimate;
 use medprint_volume::input::{FileProblem, InputKind, Modality, SeriesSummary};
 
@@ -15,6 +16,8 @@ pub struct Report {
     pub medprint_version: String,
     /// What was read.
     pub input: InputReport,
+    /// What the anomaly checks found, and how far to trust the result.
+    pub anomalies: AnomalyReport,
     /// How bone was found.
     pub segmentation: SegmentationReport,
     /// The printable model.

@@ -126,17 +126,58 @@ fn abdomen_ct_reaches_dice_and_writes_every_output() {
 }
 
 #[test]
-fn mri_declared_as_ct_still_runs_or_fails_cleanly() {
+fn mri_declared_as_ct_is_flagged_and_still_processed() {
+    use medprint_segment::anomaly::{AnomalyKind, Severity};
+
     let out = tempfile::tempdir().expect("tempdir");
-    let result = convert_path(
+    let report = convert_path(
         &shared_data("mr-abdomen-3mm/mr.nii.gz"),
         out.path(),
         &ConvertOptions::default(),
         &NoProgress,
+    )
+    .expect("a flagged scan is still processed");
+    let flag = report
+        .anomalies
+        .anomalies
+        .iter()
+        .find(|a| a.kind == AnomalyKind::ModalityMismatch)
+        .expect("MRI processed as CT must be flagged");
+    assert_eq!(flag.severity, Severity::Critical);
+    assert!(report.anomalies.trust() <= 0.2, "trust {}", report.anomalies.trust());
+    assert!(
+        report.warnings.iter().any(|w| w.contains("does not look like a CT")),
+        "{:?}",
+        report.warnings
     );
-    if let Err(e) = result {
-        assert!(e.exit_code() >= 3, "{e}");
-    }
+}
+
+#[test]
+fn real_ct_is_not_flagged_as_another_modality() {
+    use medprint_segment::anomaly::AnomalyKind;
+
+    let out = tempfile::tempdir().expect("tempdir");
+    let options = ConvertOptions {
+        previews: false,
+        ..ConvertOptions::default()
+    };
+    let report = convert_path(
+        &shared_data("ct-abdomen-3mm/ct.nii.gz"),
+        out.path(),
+        &options,
+        &NoProgress,
+    )
+    .expect("convert");
+    assert!(
+        report
+            .anomalies
+            .anomalies
+            .iter()
+            .all(|a| a.kind != AnomalyKind::ModalityMismatch),
+        "{:?}",
+        report.anomalies
+    );
+    assert!(report.anomalies.modality_score > 0.9);
 }
 
 /// A zipped DICOM series (JPEG-LS, nested folders, a stray file and a hostile entry name)

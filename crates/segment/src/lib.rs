@@ -6,6 +6,7 @@
 //! method: histogram-derived threshold, logistic probability, removal of the scanner table and
 //! of small islands, and hole filling so bones print solid.
 
+pub mod anomaly;
 pub mod body;
 pub mod bone;
 pub mod components;
