@@ -2,6 +2,7 @@
 //!
 //! A thin layer over `medprint-pipeline`: argument parsing, progress bars, exit codes.
 
+mod eval;
 mod progress;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +63,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Compare a predicted label map with a reference: Dice, Jaccard, HD95, mean surface distance, volume, per class.
+    Eval(eval::EvalArgs),
 }
 
 #[derive(clap::Args)]
@@ -225,6 +228,7 @@ fn main() -> ExitCode {
                 Err(err) => fail(err),
             }
         }
+        Command::Eval(args) => eval::run(args),
         Command::Demo { out, pipeline, check } => {
             let bars = progress::StageBars::new(pipeline.no_preview);
             let result = run_demo(&out, &pipeline.options(), &bars);

@@ -12,6 +12,7 @@ pub mod bone;
 pub mod components;
 pub mod edge;
 pub mod error;
+pub mod evaluate;
 pub mod gaussian;
 pub mod histogram;
 pub mod metrics;
