@@ -33,4 +33,13 @@ pub enum SegmentError {
         /// Grid size.
         dims: [usize; 3],
     },
+    /// A decision-forest model file could not be written or read (I/O error, not a model file,
+    /// another format version, truncated or inconsistent content).
+    #[error("model file {path}: {reason}")]
+    ModelFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
 }

@@ -13,6 +13,7 @@ pub mod components;
 pub mod edge;
 pub mod error;
 pub mod evaluate;
+pub mod forest;
 pub mod gaussian;
 pub mod histogram;
 pub mod metrics;
