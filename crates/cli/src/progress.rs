@@ -15,10 +15,10 @@ pub struct StageBars {
 }
 
 impl StageBars {
-    /// Bars for a run; `skip_preview` removes the preview stage from the count.
-    pub fn new(skip_preview: bool) -> Self {
+    /// Bars for a run of `stages` stages (see [`Stage::planned`]).
+    pub fn new(stages: usize) -> Self {
         let multi = MultiProgress::new();
-        let stages = Stage::ALL.len() as u64 - u64::from(skip_preview);
+        let stages = stages as u64;
         let overall = multi.add(ProgressBar::new(stages));
         overall.set_style(
             ProgressStyle::with_template(

@@ -27,6 +27,8 @@ pub mod hu {
     pub const CORTICAL: f32 = 1200.0;
     /// Carbon-fibre/foam scanner table shell.
     pub const TABLE: f32 = 450.0;
+    /// Titanium implant (clipped to the 12-bit CT range).
+    pub const METAL: f32 = 3000.0;
 }
 
 /// Shape parameters of the knee phantom, all in mm.
@@ -50,6 +52,53 @@ pub struct KneePhantomSpec {
     pub noise_hu: f64,
     /// Seed of the noise generator (same seed, same volume).
     pub seed: u64,
+    /// A metal screw through the lower bone (an implant the pipeline must flag and keep out
+    /// of the bone model); `None` for no metal.
+    pub screw: Option<MetalScrew>,
+}
+
+/// A metal screw: a cylinder along x, mm in patient coordinates.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MetalScrew {
+    /// Axis position (y, z).
+    pub axis_yz: [f64; 2],
+    /// Radius.
+    pub radius: f64,
+    /// Extent along x (low, high).
+    pub x_range: [f64; 2],
+}
+
+impl MetalScrew {
+    /// Signed distance (mm) from `p` to the screw surface: negative inside.
+    pub fn signed_distance(&self, p: [f64; 3]) -> f64 {
+        let radial = ((p[1] - self.axis_yz[0]).powi(2) + (p[2] - self.axis_yz[1]).powi(2)).sqrt() - self.radius;
+        let half = 0.5 * (self.x_range[1] - self.x_range[0]);
+        let axial = (p[0] - 0.5 * (self.x_range[0] + self.x_range[1])).abs() - half;
+        let outside = radial.max(0.0).hypot(axial.max(0.0));
+        outside + radial.max(axial).min(0.0)
+    }
+
+    /// Volume (mm³) of the screw inside a long bone it crosses completely, perpendicular to the
+    /// bone's axis: ∫ 2√(r² − u²) · 2√(R² − (u + d)²) du over the screw's cross-section, where d
+    /// is the offset of the axes along y (numerical, 20 000 steps: error ≪ 0.01 %). A screw whose
+    /// cross-section is not inside the bone's z-range does not cross it (0); the screw's x-range
+    /// must span the bone.
+    pub fn volume_inside_mm3(&self, bone: &LongBone) -> f64 {
+        let z = self.axis_yz[1];
+        if z - self.radius < bone.z_range[0] || z + self.radius > bone.z_range[1] {
+            return 0.0;
+        }
+        let (r, big_r, d) = (self.radius, bone.radius, self.axis_yz[0] - bone.axis[1]);
+        let steps = 20_000;
+        let du = 2.0 * r / steps as f64;
+        (0..steps)
+            .map(|i| {
+                let u = -r + (i as f64 + 0.5) * du;
+                let chord = (big_r * big_r - (u + d) * (u + d)).max(0.0).sqrt();
+                2.0 * (r * r - u * u).max(0.0).sqrt() * 2.0 * chord * du
+            })
+            .sum()
+    }
 }
 
 impl Default for KneePhantomSpec {
@@ -64,6 +113,22 @@ impl Default for KneePhantomSpec {
             fat_thickness: 7.0,
             noise_hu: 20.0,
             seed: 7,
+            screw: None,
+        }
+    }
+}
+
+impl KneePhantomSpec {
+    /// The demo's phantom: the default knee with a 4 mm titanium screw across the lower bone,
+    /// sticking out of it into the soft tissue on both sides.
+    pub fn demo() -> Self {
+        Self {
+            screw: Some(MetalScrew {
+                axis_yz: [-5.0, -45.0],
+                radius: 2.0,
+                x_range: [-26.0, 22.0],
+            }),
+            ..Self::default()
         }
     }
 }
@@ -109,9 +174,14 @@ pub struct Phantom {
 }
 
 impl Phantom {
-    /// Exact bone volume (mm³) from the analytic shapes.
+    /// Exact bone volume (mm³) from the analytic shapes, less the metal inside bone.
     pub fn bone_volume_mm3(&self) -> f64 {
-        self.bones.iter().map(LongBone::volume_mm3).sum()
+        let metal: f64 = self
+            .spec
+            .screw
+            .map(|s| self.bones.iter().map(|b| s.volume_inside_mm3(b)).sum())
+            .unwrap_or(0.0);
+        self.bones.iter().map(LongBone::volume_mm3).sum::<f64>() - metal
     }
 }
 
@@ -181,6 +251,11 @@ pub fn knee_phantom(spec: &KneePhantomSpec) -> Phantom {
                             value += outer * (bone_value - value);
                         }
                     }
+                    if let Some(screw) = &spec.screw {
+                        let d = screw.signed_distance(p);
+                        inside_bone &= d >= 0.0;
+                        value += coverage(d, voxel_mm) * (hu::METAL - value);
+                    }
                     if let Some(n) = &noise {
                         value += n.sample(&mut rng) as f32;
                     }
@@ -204,6 +279,38 @@ pub fn knee_phantom(spec: &KneePhantomSpec) -> Phantom {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn screw_is_metal_and_not_bone_in_the_truth() {
+        let spec = KneePhantomSpec {
+            noise_hu: 0.0,
+            ..KneePhantomSpec::demo()
+        };
+        let p = knee_phantom(&spec);
+        let voxels = p.bone_truth.data().iter().filter(|&&v| v == 1).count() as f64;
+        let voxel_volume = voxels * p.ct.geometry.voxel_volume_mm3();
+        let err = (voxel_volume - p.bone_volume_mm3()).abs() / p.bone_volume_mm3();
+        assert!(
+            err < 0.02,
+            "voxelised {voxel_volume} vs analytic {}",
+            p.bone_volume_mm3()
+        );
+        let screw = spec.screw.expect("demo has a screw");
+        let inside = screw.volume_inside_mm3(&p.bones[0]);
+        // Bounds: the screw's length inside the bone is between the chord at its edge and 2R.
+        let area = std::f64::consts::PI * screw.radius * screw.radius;
+        assert!(
+            inside < area * 2.0 * p.bones[0].radius && inside > area * 2.0 * 13.8,
+            "{inside}"
+        );
+        assert_eq!(screw.volume_inside_mm3(&p.bones[1]), 0.0);
+        let ijk =
+            p.ct.geometry
+                .patient_to_index([0.0, -5.0, -45.0])
+                .map(|v| v.round() as usize);
+        assert_eq!(p.ct.get(ijk[0], ijk[1], ijk[2]), Some(hu::METAL as i16));
+        assert_eq!(p.bone_truth.get(ijk[0], ijk[1], ijk[2]), Some(0));
+    }
 
     #[test]
     fn truth_matches_analytic_volume_and_tissues() {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use medprint_mesh::condition::{condition, ConditionOptions};
@@ -14,14 +15,18 @@ use medprint_mesh::shells::split_shells;
 use medprint_mesh::Mesh;
 use medprint_preview::{write_histogram_plot, write_mesh_preview, write_slice_previews, Overlay};
 use medprint_segment::anomaly::{check_scan, ScanFacts, Severity};
-use medprint_segment::bone::{segment_bone_with_progress, BoneParams, BoneSegmentation};
+use medprint_segment::bone::{segment_bone, segment_bone_with_progress, BoneParams, BoneSegmentation};
+use medprint_segment::forest::{BoneModel, ForestResolution};
+use medprint_segment::fusion::{fuse, labels_from_probability, AlgorithmOutput, FusionRule};
 use medprint_segment::histogram::Histogram;
+use medprint_segment::metrics::dice;
 use medprint_segment::threshold::ScanType;
 use medprint_volume::input::{load_scan, InputError, LoadOptions, LoadedScan, Modality};
 use medprint_volume::nifti::write_nifti;
+use rayon::prelude::*;
 
 use crate::progress::{Progress, Stage};
-use crate::report::{InputReport, ModelReport, Report, SegmentationReport};
+use crate::report::{AlternativeModel, InputReport, ModelReport, ModelUsed, Report, SegmentationReport};
 
 /// File names written into the output directory; other tools and tests rely on them.
 pub struct OutputNames;
@@ -58,6 +63,37 @@ pub struct ConvertOptions {
     pub condition: ConditionOptions,
     /// Render PNG previews.
     pub previews: bool,
+    /// A trained bone model to combine with the threshold pipeline (`convert --model`).
+    pub model: Option<TrainedModel>,
+    /// How the threshold and model maps are combined when a model is given.
+    pub fusion: FusionRule,
+    /// Where the model's forests are evaluated.
+    pub forest_resolution: ForestResolution,
+    /// Offsets (HU) from the main threshold at which alternative models are also made, in
+    /// parallel, for the reviewer to choose from (empty: none).
+    pub alternatives_hu: Vec<f32>,
+}
+
+/// A bone model read from a file, shared between runs.
+#[derive(Debug, Clone)]
+pub struct TrainedModel {
+    /// Where it was read from.
+    pub path: String,
+    /// The model.
+    pub model: Arc<BoneModel>,
+}
+
+impl TrainedModel {
+    /// Reads a model file written by `medprint train`.
+    pub fn load(path: &Path) -> Result<Self, PipelineError> {
+        Ok(Self {
+            path: path.display().to_string(),
+            model: Arc::new(BoneModel::load(path).map_err(|e| PipelineError::Model {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?),
+        })
+    }
 }
 
 impl Default for ConvertOptions {
@@ -68,6 +104,10 @@ impl Default for ConvertOptions {
             bone: BoneParams::default(),
             condition: ConditionOptions::default(),
             previews: true,
+            model: None,
+            fusion: FusionRule::Learned,
+            forest_resolution: ForestResolution::Refined,
+            alternatives_hu: Vec::new(),
         }
     }
 }
@@ -92,6 +132,14 @@ pub enum PipelineError {
     /// The surface could not be extracted.
     #[error("surface extraction failed: {0}")]
     Surface(#[from] IsosurfaceError),
+    /// The trained model file could not be read.
+    #[error("model {path}: {reason}")]
+    Model {
+        /// Model file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An output could not be written.
     #[error("could not write {path}: {reason}")]
     Output {
@@ -106,7 +154,7 @@ impl PipelineError {
     /// Process exit code for this error (documented in the README and `--help`).
     pub fn exit_code(&self) -> i32 {
         match self {
-            PipelineError::Input(_) => 3,
+            PipelineError::Input(_) | PipelineError::Model { .. } => 3,
             PipelineError::Segment(_) | PipelineError::Surface(_) | PipelineError::NothingFound { .. } => 4,
             PipelineError::Output { .. } => 5,
         }
@@ -242,12 +290,30 @@ pub fn convert_scan(
             .filter(|a| a.severity >= Severity::Warning)
             .map(|a| a.message.clone()),
     );
-    let seg = clock.run(Stage::Segment, || {
+    let mut seg = clock.run(Stage::Segment, || {
         segment_bone_with_progress(&scan.volume, &params, &|step, fraction| {
             progress.advance(Stage::Segment, fraction, step)
         })
     })?;
     warnings.extend(seg.warnings.iter().cloned());
+    let mut outputs = Vec::new();
+    let (fusion, algorithms, model_used) = match &options.model {
+        Some(model) => {
+            let fused = clock.run(Stage::Model, || apply_model(&scan, &mut seg, model, options, progress))?;
+            write_algorithm_labels(out_dir, &fused.1, &mut outputs)?;
+            (
+                Some(options.fusion.clone()),
+                fused.0,
+                Some(ModelUsed {
+                    path: model.path.clone(),
+                    trained_on: model.model.summary.scans.clone(),
+                    cross_validation: model.model.summary.folds.clone(),
+                    resolution: format!("{:?}", options.forest_resolution).to_lowercase(),
+                }),
+            )
+        }
+        None => (None, Vec::new(), None),
+    };
     let bone_voxels = seg.mask.data().iter().filter(|&&v| v != 0).count() as u64;
     if bone_voxels == 0 {
         return Err(PipelineError::NothingFound {
@@ -267,8 +333,14 @@ pub fn convert_scan(
     if !conditioned.check.is_printable() {
         warnings.push(format!("the model failed the print check: {:?}", conditioned.check));
     }
+    let alternatives = if options.alternatives_hu.is_empty() {
+        Vec::new()
+    } else {
+        clock.run(Stage::Alternatives, || {
+            alternative_models(out_dir, &scan, &params, &seg, options, &mut outputs)
+        })?
+    };
 
-    let mut outputs = Vec::new();
     clock.run(Stage::Export, || export_models(out_dir, &mesh, &seg, &mut outputs))?;
     if options.previews {
         clock.run(Stage::Preview, || {
@@ -298,6 +370,11 @@ pub fn convert_scan(
             bone_volume_mm3,
             islands_removed: seg.islands_removed,
             table_voxels_removed: seg.table_voxels_removed,
+            metal_voxels_excluded: seg.metal_voxels_excluded,
+            patient_adjustment: seg.patient_adjustment.clone(),
+            model: model_used,
+            fusion,
+            algorithms,
         },
         model: ModelReport {
             raw_triangles,
@@ -312,6 +389,7 @@ pub fn convert_scan(
             printable: conditioned.check.is_printable(),
             check: conditioned.check,
         },
+        alternatives,
         outputs,
         warnings,
         timings_ms: clock.timings,
@@ -319,6 +397,115 @@ pub fn convert_scan(
     };
     write_report(out_dir, &report)?;
     Ok(report)
+}
+
+/// Runs the trained model on the threshold result, fuses the two maps and replaces the
+/// segmentation's mask and surface field by the fused labels. Returns each algorithm's
+/// agreement with the fused result and the per-algorithm label volumes for review.
+fn apply_model(
+    scan: &LoadedScan,
+    seg: &mut BoneSegmentation,
+    model: &TrainedModel,
+    options: &ConvertOptions,
+    progress: &dyn Progress,
+) -> Result<(Vec<medprint_segment::fusion::AlgorithmAgreement>, Vec<AlgorithmOutput>), PipelineError> {
+    progress.advance(Stage::Model, 0.0, "forest");
+    let forest = model
+        .model
+        .predict(&scan.volume, &seg.surface_field, options.forest_resolution)?;
+    progress.advance(Stage::Model, 0.8, "fusion");
+    let maps = vec![
+        AlgorithmOutput {
+            algorithm: "threshold".into(),
+            probability: seg.surface_field.clone(),
+        },
+        AlgorithmOutput {
+            algorithm: "forest".into(),
+            probability: forest,
+        },
+    ];
+    let fused = fuse(&maps, &options.fusion)?;
+    let (mask, surface) = labels_from_probability(&fused.probability, options.bone.min_island_mm3, options.bone.fill)?;
+    seg.mask = mask;
+    seg.surface_field = surface;
+    progress.advance(Stage::Model, 1.0, "fusion");
+    Ok((fused.agreement, maps))
+}
+
+/// Folder of per-algorithm label volumes (`threshold.nii.gz`, `forest.nii.gz`).
+pub const ALGORITHMS_DIR: &str = "algorithms";
+/// Folder of alternative-threshold models.
+pub const ALTERNATIVES_DIR: &str = "alternatives";
+
+/// Writes each algorithm's own labels (`probability ≥ 128` → [`BONE_LABEL`]) for review.
+fn write_algorithm_labels(
+    out_dir: &Path,
+    maps: &[AlgorithmOutput],
+    outputs: &mut Vec<String>,
+) -> Result<(), PipelineError> {
+    let dir = out_dir.join(ALGORITHMS_DIR);
+    fs::create_dir_all(&dir).map_err(|e| output_error(&dir, e))?;
+    let written: Vec<Result<String, PipelineError>> = maps
+        .par_iter()
+        .map(|m| {
+            let name = format!("{}.nii.gz", m.algorithm);
+            let labels = m.probability.map(|&p| if p >= 128 { BONE_LABEL } else { 0 });
+            write_label_volume(&dir.join(&name), &labels)?;
+            Ok(format!("{ALGORITHMS_DIR}/{name}"))
+        })
+        .collect();
+    for w in written {
+        outputs.push(w?);
+    }
+    Ok(())
+}
+
+/// Segments, meshes and writes a model at each alternative threshold, in parallel.
+fn alternative_models(
+    out_dir: &Path,
+    scan: &LoadedScan,
+    params: &BoneParams,
+    main: &BoneSegmentation,
+    options: &ConvertOptions,
+    outputs: &mut Vec<String>,
+) -> Result<Vec<AlternativeModel>, PipelineError> {
+    let dir = out_dir.join(ALTERNATIVES_DIR);
+    fs::create_dir_all(&dir).map_err(|e| output_error(&dir, e))?;
+    let main_threshold = main.threshold.threshold_hu;
+    let models: Vec<Result<AlternativeModel, PipelineError>> = options
+        .alternatives_hu
+        .par_iter()
+        .map(|&offset| {
+            let threshold_hu = (main_threshold + offset).clamp(-1024.0, 3071.0);
+            let alt_params = BoneParams {
+                threshold_override_hu: Some(threshold_hu),
+                patient: None,
+                ..params.clone()
+            };
+            let seg = segment_bone(&scan.volume, &alt_params)?;
+            let bone_voxels = seg.mask.data().iter().filter(|&&v| v != 0).count() as u64;
+            let raw = try_extract_isosurface(&seg.surface_field, SURFACE_ISO)?;
+            let (mesh, report) = condition(raw, &options.condition);
+            let stl = format!("{ALTERNATIVES_DIR}/bone-{threshold_hu:.0}HU.stl");
+            write_with_buffer(&out_dir.join(&stl), |w| write_stl_binary(w, &mesh))?;
+            Ok(AlternativeModel {
+                threshold_hu,
+                offset_hu: offset,
+                bone_volume_mm3: bone_voxels as f64 * scan.volume.geometry.voxel_volume_mm3(),
+                model_volume_mm3: report.volume_mm3,
+                dice_vs_main: dice(seg.mask.data(), main.mask.data())?,
+                shells: report.check.shells,
+                stl,
+            })
+        })
+        .collect();
+    let mut alternatives = Vec::with_capacity(models.len());
+    for m in models {
+        let m = m?;
+        outputs.push(m.stl.clone());
+        alternatives.push(m);
+    }
+    Ok(alternatives)
 }
 
 /// Part colour in the 3MF (ivory bone).
@@ -372,10 +559,18 @@ fn write_model_parts(path: &Path, mesh: &Mesh) -> Result<(), PipelineError> {
 
 /// The label volume on the input grid, with the input's affine.
 fn write_labels(path: &Path, seg: &BoneSegmentation) -> Result<(), PipelineError> {
-    let labels = seg.mask.map(|&v| if v != 0 { BONE_LABEL } else { 0 });
+    write_label_volume(path, &seg.mask.map(|&v| if v != 0 { BONE_LABEL } else { 0 }))
+}
+
+/// Writes a label volume atomically as compressed NIfTI.
+fn write_label_volume(path: &Path, labels: &medprint_volume::Volume<u8>) -> Result<(), PipelineError> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     // The temporary name must keep the .gz suffix: the writer compresses by extension.
-    let tmp = path.with_file_name(".labels.partial.nii.gz");
-    write_nifti(&tmp, &labels).map_err(|e| output_error(path, e))?;
+    let tmp = path.with_file_name(format!(".partial.{file_name}"));
+    write_nifti(&tmp, labels).map_err(|e| output_error(path, e))?;
     fs::rename(&tmp, path).map_err(|e| output_error(path, e))
 }
 

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use medprint_phantom::{knee_phantom, KneePhantomSpec};
+use medprint_phantom::{hu, knee_phantom, KneePhantomSpec};
+use medprint_segment::anomaly::AnomalyKind;
 use medprint_volume::input::Modality;
 use medprint_volume::nifti::{read_nifti_scan, write_nifti};
 
@@ -32,6 +33,12 @@ pub struct DemoComparison {
     pub true_parts: usize,
     /// Closed shells in the model.
     pub model_parts: usize,
+    /// The scan checks flagged the phantom's metal screw.
+    pub metal_flagged: bool,
+    /// The scan checks flagged the scanner table.
+    pub table_flagged: bool,
+    /// Voxels of the screw in the bone model (should be 0: metal is excluded).
+    pub metal_voxels_in_model: u64,
 }
 
 /// Result of [`run_demo`].
@@ -50,7 +57,7 @@ pub fn run_demo(
     options: &ConvertOptions,
     progress: &dyn Progress,
 ) -> Result<DemoOutcome, PipelineError> {
-    let phantom = knee_phantom(&KneePhantomSpec::default());
+    let phantom = knee_phantom(&KneePhantomSpec::demo());
     let input_dir = out_dir.join("input");
     fs::create_dir_all(&input_dir).map_err(|e| PipelineError::Output {
         path: input_dir.display().to_string(),
@@ -75,6 +82,13 @@ pub fn run_demo(
         })?
         .volume;
     let predicted: Vec<u8> = labels.data().iter().map(|&v| u8::from(v != 0)).collect();
+    let metal_min = (hu::METAL - 500.0) as i16;
+    let metal_voxels_in_model = predicted
+        .iter()
+        .zip(phantom.ct.data())
+        .filter(|(&p, &ct)| p != 0 && ct >= metal_min)
+        .count() as u64;
+    let flagged = |kind: AnomalyKind| report.anomalies.anomalies.iter().any(|a| a.kind == kind);
     let dice = medprint_segment::metrics::dice(&predicted, phantom.bone_truth.data()).unwrap_or(0.0);
     let true_volume = phantom.bone_volume_mm3();
     let seg_volume = report.segmentation.bone_volume_mm3;
@@ -89,6 +103,9 @@ pub fn run_demo(
         model_volume_error_percent: percent(model_volume),
         true_parts: phantom.bones.len(),
         model_parts: report.model.shells,
+        metal_flagged: flagged(AnomalyKind::MetalObject),
+        table_flagged: flagged(AnomalyKind::ScannerTable),
+        metal_voxels_in_model,
     };
     Ok(DemoOutcome { report, comparison })
 }

@@ -10,7 +10,7 @@ pub mod demo;
 pub mod progress;
 pub mod report;
 
-pub use convert::{convert_path, convert_scan, ConvertOptions, OutputNames, PipelineError};
+pub use convert::{convert_path, convert_scan, ConvertOptions, OutputNames, PipelineError, TrainedModel};
 pub use demo::{run_demo, DemoComparison, DemoOutcome};
 pub use progress::{NoProgress, Progress, Stage};
 pub use report::Report;

@@ -12,10 +12,14 @@ pub enum Stage {
     Check,
     /// Bone segmentation.
     Segment,
+    /// The trained model and the fusion of its result with the threshold's.
+    Model,
     /// Isosurface extraction.
     Surface,
     /// Smoothing, decimation, repair, validation.
     Condition,
+    /// Models at alternative thresholds.
+    Alternatives,
     /// Writing STL, 3MF and the label volume.
     Export,
     /// Rendering PNG previews.
@@ -23,15 +27,22 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// Every stage in pipeline order.
-    pub const ALL: [Stage; 6] = [
-        Stage::Load,
-        Stage::Segment,
-        Stage::Surface,
-        Stage::Condition,
-        Stage::Export,
-        Stage::Preview,
-    ];
+    /// The stages a run with `options` goes through, in order.
+    pub fn planned(options: &crate::ConvertOptions) -> Vec<Stage> {
+        let mut stages = vec![Stage::Load, Stage::Check, Stage::Segment];
+        if options.model.is_some() {
+            stages.push(Stage::Model);
+        }
+        stages.extend([Stage::Surface, Stage::Condition]);
+        if !options.alternatives_hu.is_empty() {
+            stages.push(Stage::Alternatives);
+        }
+        stages.push(Stage::Export);
+        if options.previews {
+            stages.push(Stage::Preview);
+        }
+        stages
+    }
 
     /// Short human-readable name.
     pub fn label(self) -> &'static str {
@@ -39,8 +50,10 @@ impl Stage {
             Stage::Load => "load scan",
             Stage::Check => "check scan",
             Stage::Segment => "segment bone",
+            Stage::Model => "trained model",
             Stage::Surface => "extract surface",
             Stage::Condition => "condition mesh",
+            Stage::Alternatives => "alternative models",
             Stage::Export => "write models",
             Stage::Preview => "render previews",
         }

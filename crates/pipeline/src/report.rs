@@ -6,6 +6,9 @@ use serde::Serialize;
 
 use medprint_mesh::topology::MeshCheck;
 use medprint_segment::anomaly::AnomalyReport;
+use medprint_segment::forest::FoldScore;
+use medprint_segment::fusion::{AlgorithmAgreement, FusionRule};
+use medprint_segment::patient::PatientAdjustment;
 use medprint_segment::threshold::ThresholdEstimate;
 use medprint_volume::input::{FileProblem, InputKind, Modality, SeriesSummary};
 
@@ -22,6 +25,8 @@ pub struct Report {
     pub segmentation: SegmentationReport,
     /// The printable model.
     pub model: ModelReport,
+    /// Models at other thresholds the reviewer can choose instead (empty unless asked for).
+    pub alternatives: Vec<AlternativeModel>,
     /// Output files, relative to the output directory.
     pub outputs: Vec<String>,
     /// Things the user should know (uneven spacing, thin shells, …).
@@ -70,6 +75,48 @@ pub struct SegmentationReport {
     pub islands_removed: usize,
     /// High-intensity voxels outside the body (scanner table, cables) removed.
     pub table_voxels_removed: u64,
+    /// Voxels excluded from bone as metal (implants) or its partial-volume rim.
+    pub metal_voxels_excluded: u64,
+    /// How the patient parameters moved the threshold, when given.
+    pub patient_adjustment: Option<PatientAdjustment>,
+    /// The trained model used with the threshold, when one was given.
+    pub model: Option<ModelUsed>,
+    /// How the algorithms' probability maps were combined (None: threshold pipeline alone).
+    pub fusion: Option<FusionRule>,
+    /// Each algorithm's own result next to the fused one.
+    pub algorithms: Vec<AlgorithmAgreement>,
+}
+
+/// The trained model a run used.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelUsed {
+    /// Model file path.
+    pub path: String,
+    /// Scans it was trained on.
+    pub trained_on: Vec<String>,
+    /// Its cross-validation scores.
+    pub cross_validation: Vec<FoldScore>,
+    /// Grid it was evaluated on ("subsampled" or "full").
+    pub resolution: String,
+}
+
+/// A model made at another threshold, written beside the main one.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlternativeModel {
+    /// Threshold used, HU.
+    pub threshold_hu: f32,
+    /// Its offset from the main threshold, HU.
+    pub offset_hu: f32,
+    /// Bone volume of its segmentation, mm³.
+    pub bone_volume_mm3: f64,
+    /// Enclosed volume of its model, mm³.
+    pub model_volume_mm3: f64,
+    /// Dice overlap of its segmentation with the main one.
+    pub dice_vs_main: f64,
+    /// Closed shells.
+    pub shells: usize,
+    /// STL file, relative to the output directory.
+    pub stl: String,
 }
 
 /// Mesh figures.

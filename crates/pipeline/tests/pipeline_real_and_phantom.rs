@@ -46,6 +46,9 @@ fn demo_phantom_matches_truth() {
         "one shell per bone, the joint gap kept open"
     );
     assert!(outcome.report.model.printable);
+    assert!(c.metal_flagged, "the screw is flagged by the scan checks");
+    assert!(c.table_flagged, "the scanner table is flagged");
+    assert_eq!(c.metal_voxels_in_model, 0, "metal is excluded from bone");
     // The table must not have been segmented: every model vertex lies inside the body.
     let (lo, hi) = outcome.report.model.bounds_mm.expect("non-empty model");
     assert!(

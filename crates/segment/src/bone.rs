@@ -13,8 +13,11 @@ use crate::edge::{HalfMaxEdge, DEFAULT_SOFT_TISSUE_HU};
 use crate::gaussian::gaussian_smooth;
 use crate::histogram::Histogram;
 use crate::morphology::{close_and_fill_in_slices, fill_holes, remove_components};
+use crate::patient::{adjust_for_patient, PatientAdjustment, PatientParams};
 use crate::probability::logistic_probability;
-use crate::threshold::{estimate_bone_threshold, BoneType, ScanType, ThresholdEstimate, ThresholdMethod};
+use crate::threshold::{
+    estimate_bone_threshold, BoneType, ScanType, ThresholdEstimate, ThresholdMethod, CT_SOFT_RANGE_HU,
+};
 use crate::SegmentError;
 use medprint_volume::Volume;
 use rayon::prelude::*;
@@ -57,6 +60,13 @@ pub struct BoneParams {
     /// ([`crate::edge`]) instead of at the threshold: the threshold keeps voxels that are only a
     /// few percent bone. Applies to CT only (it needs HU).
     pub half_max_edge: bool,
+    /// Patient parameters given with the order; they lower the estimated threshold for bone
+    /// expected to be less dense and widen the probability for noisy scans ([`crate::patient`]).
+    pub patient: Option<PatientParams>,
+    /// Voxels at or above this density (HU) are metal (implants, screws): they and their
+    /// one-voxel partial-volume rim are excluded from bone after cavity filling, so implants
+    /// neither print as bone nor leave the marrow around them open. `None` keeps them.
+    pub metal_hu: Option<f32>,
 }
 
 impl Default for BoneParams {
@@ -73,6 +83,8 @@ impl Default for BoneParams {
             cortex_gap_mm: 4.5,
             cavity_min_hu: 60.0,
             half_max_edge: true,
+            patient: None,
+            metal_hu: Some(DEFAULT_METAL_HU),
         }
     }
 }
@@ -123,6 +135,9 @@ impl BoneParams {
             self.cavity_min_hu.is_finite(),
             "finite HU",
         )?;
+        if let Some(m) = self.metal_hu {
+            check("metal_hu", m.into(), m.is_finite() && m > 0.0, "finite, > 0 HU")?;
+        }
         if let Some(t) = self.threshold_override_hu {
             check(
                 "threshold_override_hu",
@@ -155,6 +170,10 @@ pub struct BoneSegmentation {
     pub islands_removed: usize,
     /// Voxels above the threshold outside the body (scanner table and other objects).
     pub table_voxels_removed: u64,
+    /// How the patient parameters changed the threshold, when given.
+    pub patient_adjustment: Option<PatientAdjustment>,
+    /// Voxels above the threshold excluded as metal or its rim.
+    pub metal_voxels_excluded: u64,
     /// Conditions a reviewer should know about.
     pub warnings: Vec<String>,
     /// Wall time per stage (ms).
@@ -206,6 +225,30 @@ pub fn segment_bone_with_progress(
         },
         None => estimate_bone_threshold(&histogram, params.scan, params.bone),
     };
+    let mut threshold = threshold;
+    let mut logistic_width = params.logistic_width_hu;
+    let patient_adjustment = params.patient.as_ref().map(adjust_for_patient);
+    if let Some(adjustment) = &patient_adjustment {
+        logistic_width *= adjustment.logistic_width_factor;
+        let estimated = threshold.method != ThresholdMethod::UserOverride;
+        if estimated && params.scan == ScanType::Ct && adjustment.threshold_offset_hu > 0.0 {
+            let floor = match params.bone {
+                BoneType::Hard => PATIENT_HARD_FLOOR_HU,
+                BoneType::Soft => CT_SOFT_RANGE_HU.0,
+            };
+            let lowered = (threshold.threshold_hu - adjustment.threshold_offset_hu)
+                .max(floor)
+                .min(threshold.threshold_hu);
+            threshold.note = format!("{}; patient: {}", threshold.note, adjustment.note);
+            threshold.threshold_hu = lowered;
+        }
+        if adjustment.advise_soft_bone && params.bone == BoneType::Hard {
+            warnings.push(format!(
+                "patient parameters suggest less mineralised bone ({}); consider the soft bone type",
+                adjustment.note
+            ));
+        }
+    }
     if threshold.method == ThresholdMethod::DefaultForScanType {
         warnings.push(format!("threshold fallback: {}", threshold.note));
     }
@@ -221,7 +264,7 @@ pub fn segment_bone_with_progress(
     };
     let smoothed: &Volume<i16> = &smoothed;
     lap("smooth", 0.4, &mut timings);
-    let probability = logistic_probability(smoothed, t, params.logistic_width_hu);
+    let probability = logistic_probability(smoothed, t, logistic_width);
     let table_voxels_removed = probability
         .data()
         .par_iter()
@@ -250,6 +293,16 @@ pub fn segment_bone_with_progress(
         let gate = params.cavity_min_hu;
         close_and_fill_in_slices(&mut mask, dims, radius, |i| f32::from(sm[i]) > gate)?;
         fill_holes(&mut mask, dims, Connectivity::Face3d)?;
+    }
+    let metal_voxels_excluded = match params.metal_hu {
+        Some(metal_hu) => exclude_metal(&mut mask, scan, metal_hu, min_voxels)?,
+        None => 0,
+    };
+    if metal_voxels_excluded > 0 {
+        warnings.push(format!(
+            "{metal_voxels_excluded} voxels of metal (≥ {:.0} HU) and its rim excluded from bone",
+            params.metal_hu.unwrap_or_default()
+        ));
     }
     lap("fill", 0.8, &mut timings);
 
@@ -299,7 +352,53 @@ pub fn segment_bone_with_progress(
         histogram,
         islands_removed,
         table_voxels_removed,
+        patient_adjustment,
+        metal_voxels_excluded,
         warnings,
         timings_ms: timings,
     })
+}
+
+/// Lowest hard-bone threshold (HU) patient parameters can lead to: calcified costal cartilage
+/// (≈ 100–110 HU, more common with age) must stay out of the model.
+pub const PATIENT_HARD_FLOOR_HU: f32 = 100.0;
+
+/// Default density (HU) above which voxels are metal: the anomaly checks' metal level
+/// ([`crate::anomaly::METAL_HU`]), above the densest cortical bone.
+pub const DEFAULT_METAL_HU: f32 = crate::anomaly::METAL_HU as f32;
+
+/// Removes from `mask` the voxels of `scan` at or above `metal_hu` and their 6-neighbours (the
+/// partial-volume rim), then the islands (< `min_voxels`) this leaves. Returns the voxels removed.
+fn exclude_metal(mask: &mut [u8], scan: &Volume<i16>, metal_hu: f32, min_voxels: u64) -> Result<u64, SegmentError> {
+    let data = scan.data();
+    let metal_min = metal_hu.ceil().clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16;
+    if !data.par_iter().any(|&v| v >= metal_min) {
+        return Ok(0);
+    }
+    let [nx, ny, nz] = scan.dims();
+    let plane = nx * ny;
+    let is_metal = |i: usize| data[i] >= metal_min;
+    let near_metal: Vec<usize> = mask
+        .par_iter()
+        .enumerate()
+        .filter(|&(i, &m)| {
+            if m == 0 {
+                return false;
+            }
+            let (x, y, z) = (i % nx, (i / nx) % ny, i / plane);
+            is_metal(i)
+                || (x > 0 && is_metal(i - 1))
+                || (x + 1 < nx && is_metal(i + 1))
+                || (y > 0 && is_metal(i - nx))
+                || (y + 1 < ny && is_metal(i + nx))
+                || (z > 0 && is_metal(i - plane))
+                || (z + 1 < nz && is_metal(i + plane))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    for &i in &near_metal {
+        mask[i] = 0;
+    }
+    let (_, island_voxels) = remove_components(mask, scan.dims(), min_voxels, |c| vec![true; c.count()])?;
+    Ok(near_metal.len() as u64 + island_voxels)
 }

@@ -2,6 +2,7 @@
 //! (subsampled grid + trilinear upsampling, or full resolution), and a versioned model file.
 
 use super::features::{FeatureExtractor, FeatureLayout, FeatureMatrix};
+use super::file::{read_model_file, write_model_file, FileKind};
 use super::tree::{BinnedFeatures, GrowLimits, Tree};
 use crate::body::body_mask;
 use crate::SegmentError;
@@ -74,9 +75,18 @@ pub enum ForestResolution {
     /// samples; coarser pixels use `floor(5 mm / pixel)`, at least 1), every slice, then
     /// trilinear upsampling (seed §2.4).
     Subsampled,
+    /// As [`Subsampled`](Self::Subsampled), then every voxel whose interpolated probability
+    /// is uncertain (between [`REFINE_BAND`] bounds: near a boundary, where interpolation
+    /// blurs thin structures) is evaluated at full resolution. Costs a fraction of `Full`
+    /// and keeps its boundaries.
+    Refined,
     /// At every voxel.
     Full,
 }
+
+/// Interpolated probabilities (0..=255) inside this inclusive band are re-evaluated at full
+/// resolution by [`ForestResolution::Refined`].
+pub const REFINE_BAND: (u8, u8) = (26, 229);
 
 /// A random forest that gives the bone probability of a voxel from its features.
 ///
@@ -92,8 +102,11 @@ pub struct BoneForest {
 pub const MODEL_MAGIC: &[u8; 16] = b"MEDPRINT-FOREST\0";
 /// Model file format version written by [`BoneForest::save`]; other versions are rejected.
 pub const MODEL_FORMAT_VERSION: u32 = 1;
-/// Model files larger than this are rejected before reading (bytes).
-pub const MAX_MODEL_FILE_BYTES: u64 = 1 << 30;
+const FOREST_FILE: FileKind = FileKind {
+    magic: MODEL_MAGIC,
+    version: MODEL_FORMAT_VERSION,
+    name: "forest model",
+};
 /// Voxels whose features are held in memory at once by [`BoneForest::predict_volume`].
 const PREDICT_CHUNK: usize = 1 << 18;
 
@@ -197,7 +210,9 @@ impl BoneForest {
         let spacing = scan.geometry.spacing;
         let strides = match mode {
             ForestResolution::Full => [1, 1, 1],
-            ForestResolution::Subsampled => [subsample_stride(spacing[0]), subsample_stride(spacing[1]), 1],
+            ForestResolution::Subsampled | ForestResolution::Refined => {
+                [subsample_stride(spacing[0]), subsample_stride(spacing[1]), 1]
+            }
         };
         let positions: [Vec<usize>; 3] = [0, 1, 2].map(|a| sample_positions(dims[a], strides[a]));
         let coarse_dims = [0, 1, 2].map(|a| positions[a].len());
@@ -224,7 +239,11 @@ impl BoneForest {
         let data = if strides == [1, 1, 1] {
             coarse.par_iter().map(|&p| to_u8(p)).collect()
         } else {
-            upsample_trilinear(&coarse, coarse_dims, &positions, dims, &body.mask)
+            let mut data = upsample_trilinear(&coarse, coarse_dims, &positions, dims, &body.mask);
+            if mode == ForestResolution::Refined {
+                self.refine_uncertain(&extractor, &mut data)?;
+            }
+            data
         };
         Volume::from_vec(dims, data, scan.geometry).map_err(|_| SegmentError::SizeMismatch {
             left: scan.len(),
@@ -232,58 +251,37 @@ impl BoneForest {
         })
     }
 
+    /// Re-evaluates at full resolution the voxels whose probability lies in [`REFINE_BAND`].
+    fn refine_uncertain(&self, extractor: &FeatureExtractor, data: &mut [u8]) -> Result<(), SegmentError> {
+        let uncertain: Vec<usize> = data
+            .par_iter()
+            .enumerate()
+            .filter(|(_, &p)| (REFINE_BAND.0..=REFINE_BAND.1).contains(&p))
+            .map(|(i, _)| i)
+            .collect();
+        for chunk in uncertain.chunks(PREDICT_CHUNK) {
+            let probabilities = self.predict_probability(&extractor.features(chunk)?)?;
+            for (&voxel, p) in chunk.iter().zip(probabilities) {
+                data[voxel] = to_u8(p);
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the forest: [`MODEL_MAGIC`], [`MODEL_FORMAT_VERSION`] (u32 little endian), postcard
     /// body.
     pub fn save(&self, path: &Path) -> Result<(), SegmentError> {
-        let error = |reason: String| SegmentError::ModelFile {
-            path: path.display().to_string(),
-            reason,
-        };
-        let mut bytes = MODEL_MAGIC.to_vec();
-        bytes.extend_from_slice(&MODEL_FORMAT_VERSION.to_le_bytes());
-        let body = postcard::to_allocvec(self).map_err(|e| error(format!("encode: {e}")))?;
-        bytes.extend_from_slice(&body);
-        std::fs::write(path, bytes).map_err(|e| error(format!("write: {e}")))
+        write_model_file(path, FOREST_FILE, self)
     }
 
     /// Reads a forest written by [`save`](Self::save). Another format version, a file that is
     /// not a model, a truncated or inconsistent file give [`SegmentError::ModelFile`].
     pub fn load(path: &Path) -> Result<Self, SegmentError> {
-        let error = |reason: String| SegmentError::ModelFile {
-            path: path.display().to_string(),
-            reason,
-        };
-        let size = std::fs::metadata(path).map_err(|e| error(format!("read: {e}")))?.len();
-        if size > MAX_MODEL_FILE_BYTES {
-            return Err(error(format!("{size} bytes is larger than {MAX_MODEL_FILE_BYTES}")));
-        }
-        let bytes = std::fs::read(path).map_err(|e| error(format!("read: {e}")))?;
-        Self::from_bytes(&bytes).map_err(error)
+        read_model_file(path, FOREST_FILE, Self::validate)
     }
 
-    fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
-        let header = MODEL_MAGIC.len() + 4;
-        if bytes.len() < header || &bytes[..MODEL_MAGIC.len()] != MODEL_MAGIC {
-            return Err("not a medprint forest model (bad magic bytes)".into());
-        }
-        let mut version = [0u8; 4];
-        version.copy_from_slice(&bytes[MODEL_MAGIC.len()..header]);
-        let version = u32::from_le_bytes(version);
-        if version != MODEL_FORMAT_VERSION {
-            return Err(format!(
-                "format version {version}, this build reads version {MODEL_FORMAT_VERSION}: retrain or convert the model"
-            ));
-        }
-        let (forest, rest): (Self, &[u8]) =
-            postcard::take_from_bytes(&bytes[header..]).map_err(|e| format!("corrupt or truncated: {e}"))?;
-        if !rest.is_empty() {
-            return Err(format!("{} unexpected bytes after the model", rest.len()));
-        }
-        forest.validate()?;
-        Ok(forest)
-    }
-
-    fn validate(&self) -> Result<(), String> {
+    /// Checks the invariants of a forest read from outside.
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.trees.is_empty() {
             return Err("no trees".into());
         }
