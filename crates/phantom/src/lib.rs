@@ -71,11 +71,7 @@ pub struct MetalScrew {
 impl MetalScrew {
     /// Signed distance (mm) from `p` to the screw surface: negative inside.
     pub fn signed_distance(&self, p: [f64; 3]) -> f64 {
-        let radial = ((p[1] - self.axis_yz[0]).powi(2) + (p[2] - self.axis_yz[1]).powi(2)).sqrt() - self.radius;
-        let half = 0.5 * (self.x_range[1] - self.x_range[0]);
-        let axial = (p[0] - 0.5 * (self.x_range[0] + self.x_range[1])).abs() - half;
-        let outside = radial.max(0.0).hypot(axial.max(0.0));
-        outside + radial.max(axial).min(0.0)
+        capped_cylinder_distance([p[1], p[2]], p[0], self.axis_yz, self.radius, self.x_range)
     }
 
     /// Volume (mm³) of the screw inside a long bone it crosses completely, perpendicular to the
@@ -133,6 +129,16 @@ impl KneePhantomSpec {
     }
 }
 
+/// Exact signed distance (mm, negative inside) to a capped cylinder of `radius` whose axis
+/// crosses the plane of the two `across` coordinates at `axis` and spans `range` along the
+/// third, `along`, coordinate.
+fn capped_cylinder_distance(across: [f64; 2], along: f64, axis: [f64; 2], radius: f64, range: [f64; 2]) -> f64 {
+    let radial = (across[0] - axis[0]).hypot(across[1] - axis[1]) - radius;
+    let axial = (along - 0.5 * (range[0] + range[1])).abs() - 0.5 * (range[1] - range[0]);
+    let outside = radial.max(0.0).hypot(axial.max(0.0));
+    outside + radial.max(axial).min(0.0)
+}
+
 /// A long bone: a capped cylinder along z, mm in patient coordinates.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct LongBone {
@@ -147,11 +153,7 @@ pub struct LongBone {
 impl LongBone {
     /// Signed distance (mm) from `p` to the bone surface: negative inside.
     pub fn signed_distance(&self, p: [f64; 3]) -> f64 {
-        let radial = ((p[0] - self.axis[0]).powi(2) + (p[1] - self.axis[1]).powi(2)).sqrt() - self.radius;
-        let half = 0.5 * (self.z_range[1] - self.z_range[0]);
-        let axial = (p[2] - 0.5 * (self.z_range[0] + self.z_range[1])).abs() - half;
-        let outside = radial.max(0.0).hypot(axial.max(0.0));
-        outside + radial.max(axial).min(0.0)
+        capped_cylinder_distance([p[0], p[1]], p[2], self.axis, self.radius, self.z_range)
     }
 
     /// Exact volume, mm³.

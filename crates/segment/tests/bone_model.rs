@@ -142,19 +142,21 @@ fn model_trains_cross_validates_and_round_trips() {
         .is_err());
 }
 
+/// Voxels of `mask` where the scan is metal.
+fn metal_in(mask: &medprint_volume::Volume<u8>, ct: &medprint_volume::Volume<i16>) -> usize {
+    let metal_min = (hu::METAL - 500.0) as i16;
+    mask.data()
+        .iter()
+        .zip(ct.data())
+        .filter(|(&m, &v)| m != 0 && v >= metal_min)
+        .count()
+}
+
 #[test]
 fn metal_screw_is_kept_out_of_bone() {
     let phantom = knee_phantom(&KneePhantomSpec::demo());
     let seg = segment_bone(&phantom.ct, &BoneParams::default()).expect("segment");
-    let metal_min = (hu::METAL - 500.0) as i16;
-    let metal_in_bone = seg
-        .mask
-        .data()
-        .iter()
-        .zip(phantom.ct.data())
-        .filter(|(&m, &ct)| m != 0 && ct >= metal_min)
-        .count();
-    assert_eq!(metal_in_bone, 0);
+    assert_eq!(metal_in(&seg.mask, &phantom.ct), 0);
     assert!(seg.metal_voxels_excluded > 0);
     assert!(seg.warnings.iter().any(|w| w.contains("metal")), "{:?}", seg.warnings);
     let d = dice(seg.mask.data(), phantom.bone_truth.data()).expect("dice");
@@ -172,13 +174,7 @@ fn metal_screw_is_kept_out_of_bone() {
         },
     )
     .expect("segment");
-    let kept_metal = kept
-        .mask
-        .data()
-        .iter()
-        .zip(phantom.ct.data())
-        .filter(|(&m, &ct)| m != 0 && ct >= metal_min)
-        .count();
+    let kept_metal = metal_in(&kept.mask, &phantom.ct);
     assert!(kept_metal > 100, "{kept_metal}");
 }
 
