@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
+use medprint_pipeline::tissues::parse_tissue_list;
 use medprint_pipeline::{
     convert_path, run_demo, ConvertOptions, DemoComparison, PipelineError, Report, Stage, TrainedModel,
 };
@@ -108,6 +109,10 @@ struct PipelineArgs {
     /// Also make models at these offsets (HU) from the chosen threshold, e.g. --alternatives=-60,60.
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true, value_name = "HU,...")]
     alternatives: Vec<f32>,
+    /// Also model these tissues, each as its own object: skin (body outline), lung, airway, fat, soft_tissue,
+    /// vessel, metal, or all; labels.nii.gz then holds every class (1 bone … 8 metal).
+    #[arg(long, value_name = "CLASS,...|all")]
+    tissues: Option<String>,
     /// Patient age in years (lowers the threshold for bone expected to be less dense).
     #[arg(long)]
     age: Option<f32>,
@@ -203,6 +208,10 @@ impl PipelineArgs {
             ForestGridArg::Full => ForestResolution::Full,
         };
         options.alternatives_hu = self.alternatives.clone();
+        if let Some(list) = &self.tissues {
+            options.tissues =
+                parse_tissue_list(list).map_err(|reason| PipelineError::Usage(format!("--tissues: {reason}")))?;
+        }
         Ok(options)
     }
 }

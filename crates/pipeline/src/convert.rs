@@ -21,12 +21,14 @@ use medprint_segment::fusion::{fuse, labels_from_probability, AlgorithmOutput, F
 use medprint_segment::histogram::Histogram;
 use medprint_segment::metrics::dice;
 use medprint_segment::threshold::ScanType;
+use medprint_segment::tissues::TissueClass;
 use medprint_volume::input::{load_scan, InputError, LoadOptions, LoadedScan, Modality};
 use medprint_volume::nifti::write_nifti;
 use rayon::prelude::*;
 
 use crate::progress::{Progress, Stage};
 use crate::report::{AlternativeModel, InputReport, ModelReport, ModelUsed, Report, SegmentationReport};
+use crate::tissues::{class_color, model_tissues, TissueModel, TissueResult, PARTS_DIR};
 
 /// File names written into the output directory; other tools and tests rely on them.
 pub struct OutputNames;
@@ -72,6 +74,9 @@ pub struct ConvertOptions {
     /// Offsets (HU) from the main threshold at which alternative models are also made, in
     /// parallel, for the reviewer to choose from (empty: none).
     pub alternatives_hu: Vec<f32>,
+    /// Tissue classes modelled besides bone (`--tissues`); when not empty `labels.nii.gz` holds
+    /// every class's label value and each class gets its own printable object.
+    pub tissues: Vec<TissueClass>,
 }
 
 /// A bone model read from a file, shared between runs.
@@ -108,6 +113,7 @@ impl Default for ConvertOptions {
             fusion: FusionRule::Learned,
             forest_resolution: ForestResolution::Refined,
             alternatives_hu: Vec::new(),
+            tissues: Vec::new(),
         }
     }
 }
@@ -132,6 +138,9 @@ pub enum PipelineError {
     /// The surface could not be extracted.
     #[error("surface extraction failed: {0}")]
     Surface(#[from] IsosurfaceError),
+    /// An option is invalid (caught after argument parsing).
+    #[error("{0}")]
+    Usage(String),
     /// The trained model file could not be read.
     #[error("model {path}: {reason}")]
     Model {
@@ -154,6 +163,7 @@ impl PipelineError {
     /// Process exit code for this error (documented in the README and `--help`).
     pub fn exit_code(&self) -> i32 {
         match self {
+            PipelineError::Usage(_) => 2,
             PipelineError::Input(_) | PipelineError::Model { .. } => 3,
             PipelineError::Segment(_) | PipelineError::Surface(_) | PipelineError::NothingFound { .. } => 4,
             PipelineError::Output { .. } => 5,
@@ -341,7 +351,22 @@ pub fn convert_scan(
         })?
     };
 
-    clock.run(Stage::Export, || export_models(out_dir, &mesh, &seg, &mut outputs))?;
+    let tissues = if options.tissues.is_empty() {
+        None
+    } else {
+        Some(clock.run(Stage::Tissues, || {
+            model_tissues(
+                &scan.volume,
+                &seg.mask,
+                &options.tissues,
+                &options.condition,
+                &mut warnings,
+            )
+        })?)
+    };
+    clock.run(Stage::Export, || {
+        export_models(out_dir, &mesh, &seg, tissues.as_ref(), &mut outputs)
+    })?;
     if options.previews {
         clock.run(Stage::Preview, || {
             write_previews(out_dir, &scan, &seg, &mesh, &mut outputs)
@@ -390,6 +415,10 @@ pub fn convert_scan(
             check: conditioned.check,
         },
         alternatives,
+        tissues: tissues
+            .as_ref()
+            .map(|t| t.models.iter().map(|m| m.report.clone()).collect())
+            .unwrap_or_default(),
         outputs,
         warnings,
         timings_ms: clock.timings,
@@ -508,38 +537,60 @@ fn alternative_models(
     Ok(alternatives)
 }
 
-/// Part colour in the 3MF (ivory bone).
+/// Part colour of bone in the 3MF (ivory).
 const BONE_RGBA: [u8; 4] = [235, 225, 195, 255];
 
-/// Writes the STL, the 3MF and the label volume; the three files are independent and are
-/// written in parallel (the compressors are single-threaded).
+/// Writes the STL, the 3MF and the label volume (and each tissue model's STL); the files are
+/// independent and are written in parallel (the compressors are single-threaded).
 fn export_models(
     out_dir: &Path,
     mesh: &Mesh,
     seg: &BoneSegmentation,
+    tissues: Option<&TissueResult>,
     outputs: &mut Vec<String>,
 ) -> Result<(), PipelineError> {
-    let (models, labels) = rayon::join(
+    let tissue_models: &[TissueModel] = tissues.map(|t| t.models.as_slice()).unwrap_or_default();
+    if !tissue_models.is_empty() {
+        let dir = out_dir.join(PARTS_DIR);
+        fs::create_dir_all(&dir).map_err(|e| output_error(&dir, e))?;
+    }
+    let (models, (labels, parts)) = rayon::join(
         || {
             rayon::join(
                 || {
                     let stl = out_dir.join(OutputNames::STL);
                     write_with_buffer(&stl, |w| write_stl_binary(w, mesh))
                 },
-                || write_model_parts(&out_dir.join(OutputNames::THREEMF), mesh),
+                || write_model_parts(&out_dir.join(OutputNames::THREEMF), mesh, tissue_models),
             )
         },
-        || write_labels(&out_dir.join(OutputNames::LABELS), seg),
+        || {
+            rayon::join(
+                || match tissues {
+                    Some(t) => write_label_volume(&out_dir.join(OutputNames::LABELS), &t.labels.labels),
+                    None => write_labels(&out_dir.join(OutputNames::LABELS), seg),
+                },
+                || {
+                    tissue_models
+                        .par_iter()
+                        .map(|m| write_with_buffer(&out_dir.join(&m.report.stl), |w| write_stl_binary(w, &m.mesh)))
+                        .collect::<Result<Vec<()>, PipelineError>>()
+                },
+            )
+        },
     );
     models.0?;
     models.1?;
     labels?;
+    parts?;
     outputs.extend([OutputNames::STL, OutputNames::THREEMF, OutputNames::LABELS].map(String::from));
+    outputs.extend(tissue_models.iter().map(|m| m.report.stl.clone()));
     Ok(())
 }
 
-/// 3MF with one object per connected part, largest first.
-fn write_model_parts(path: &Path, mesh: &Mesh) -> Result<(), PipelineError> {
+/// 3MF with one object per connected bone part, largest first, then one object per tissue
+/// class.
+fn write_model_parts(path: &Path, mesh: &Mesh, tissues: &[TissueModel]) -> Result<(), PipelineError> {
     let mut parts = split_shells(mesh);
     parts.sort_by_key(|p| std::cmp::Reverse(p.triangle_count()));
     let named: Vec<ModelPart> = parts
@@ -550,6 +601,11 @@ fn write_model_parts(path: &Path, mesh: &Mesh) -> Result<(), PipelineError> {
             mesh: part,
             color_rgba: BONE_RGBA,
         })
+        .chain(tissues.iter().map(|t| ModelPart {
+            name: t.class.name().to_string(),
+            mesh: &t.mesh,
+            color_rgba: class_color(t.class),
+        }))
         .collect();
     write_atomically(path, |tmp| {
         let file = File::create(tmp).map_err(|e| e.to_string())?;

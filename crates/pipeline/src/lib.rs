@@ -9,6 +9,7 @@ pub mod convert;
 pub mod demo;
 pub mod progress;
 pub mod report;
+pub mod tissues;
 
 pub use convert::{convert_path, convert_scan, ConvertOptions, OutputNames, PipelineError, TrainedModel};
 pub use demo::{run_demo, DemoComparison, DemoOutcome};

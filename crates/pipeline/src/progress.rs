@@ -20,6 +20,8 @@ pub enum Stage {
     Condition,
     /// Models at alternative thresholds.
     Alternatives,
+    /// Tissue classes besides bone and their models.
+    Tissues,
     /// Writing STL, 3MF and the label volume.
     Export,
     /// Rendering PNG previews.
@@ -36,6 +38,9 @@ impl Stage {
         stages.extend([Stage::Surface, Stage::Condition]);
         if !options.alternatives_hu.is_empty() {
             stages.push(Stage::Alternatives);
+        }
+        if !options.tissues.is_empty() {
+            stages.push(Stage::Tissues);
         }
         stages.push(Stage::Export);
         if options.previews {
@@ -54,6 +59,7 @@ impl Stage {
             Stage::Surface => "extract surface",
             Stage::Condition => "condition mesh",
             Stage::Alternatives => "alternative models",
+            Stage::Tissues => "tissue models",
             Stage::Export => "write models",
             Stage::Preview => "render previews",
         }

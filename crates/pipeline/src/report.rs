@@ -27,6 +27,8 @@ pub struct Report {
     pub model: ModelReport,
     /// Models at other thresholds the reviewer can choose instead (empty unless asked for).
     pub alternatives: Vec<AlternativeModel>,
+    /// Models of the other tissue classes asked for (`--tissues`), each its own object.
+    pub tissues: Vec<crate::tissues::TissueReport>,
     /// Output files, relative to the output directory.
     pub outputs: Vec<String>,
     /// Things the user should know (uneven spacing, thin shells, …).

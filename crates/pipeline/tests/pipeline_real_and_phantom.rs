@@ -241,3 +241,51 @@ fn zipped_dicom_series_gives_the_same_result_as_its_nifti() {
     }
     assert_eq!(a.data(), b.data(), "DICOM and NIfTI inputs give identical labels");
 }
+
+#[test]
+fn tissues_become_labels_and_separate_printable_objects() {
+    use medprint_segment::tissues::TissueClass;
+    let input = shared_data("ct-abdomen-3mm/ct.nii.gz");
+    let out = tempfile::tempdir().expect("tempdir");
+    let options = ConvertOptions {
+        tissues: vec![TissueClass::Lung, TissueClass::Skin],
+        previews: false,
+        ..ConvertOptions::default()
+    };
+    let report = convert_path(&input, out.path(), &options, &NoProgress).expect("convert");
+    let names: Vec<&str> = report.tissues.iter().map(|t| t.class.as_str()).collect();
+    assert_eq!(names, ["lung", "skin"]);
+    for t in &report.tissues {
+        println!("{t:?}");
+        assert!(t.printable, "{} model printable", t.class);
+        let error = (t.model_volume_mm3 - t.volume_mm3).abs() / t.volume_mm3;
+        assert!(
+            error < 0.2,
+            "{}: model {} vs voxels {}",
+            t.class,
+            t.model_volume_mm3,
+            t.volume_mm3
+        );
+        let stl = std::fs::File::open(out.path().join(&t.stl)).expect("part STL");
+        let mesh = read_stl(std::io::BufReader::new(stl)).expect("read STL");
+        assert!(check_mesh(&mesh).is_printable());
+    }
+    // labels.nii.gz holds every class; bone stays 1 and lung is found in the lung bases.
+    let labels = read_nifti_scan(&out.path().join(OutputNames::LABELS))
+        .expect("labels")
+        .volume;
+    let count = |v: i16| labels.data().iter().filter(|&&l| l == v).count();
+    assert!(
+        count(1) > 5000 && count(3) > 1000 && count(5) > 1000,
+        "bone {} lung {} fat {}",
+        count(1),
+        count(3),
+        count(5)
+    );
+    // The 3MF names one object per bone part and one per tissue.
+    let file = std::fs::File::open(out.path().join(OutputNames::THREEMF)).expect("3mf");
+    let mut zip = zip::ZipArchive::new(file).expect("zip");
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("3D/3dmodel.model").expect("model part"), &mut xml).expect("xml");
+    assert!(xml.contains("name=\"lung\"") && xml.contains("name=\"skin\"") && xml.contains("name=\"bone-1\""));
+}

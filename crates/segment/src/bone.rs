@@ -295,7 +295,7 @@ pub fn segment_bone_with_progress(
         fill_holes(&mut mask, dims, Connectivity::Face3d)?;
     }
     let metal_voxels_excluded = match params.metal_hu {
-        Some(metal_hu) => exclude_metal(&mut mask, scan, metal_hu, min_voxels)?,
+        Some(metal_hu) => exclude_metal_and_rim(&mut mask, scan, metal_hu, min_voxels)?,
         None => 0,
     };
     if metal_voxels_excluded > 0 {
@@ -369,7 +369,12 @@ pub const DEFAULT_METAL_HU: f32 = crate::anomaly::METAL_HU as f32;
 
 /// Removes from `mask` the voxels of `scan` at or above `metal_hu` and their 6-neighbours (the
 /// partial-volume rim), then the islands (< `min_voxels`) this leaves. Returns the voxels removed.
-fn exclude_metal(mask: &mut [u8], scan: &Volume<i16>, metal_hu: f32, min_voxels: u64) -> Result<u64, SegmentError> {
+fn exclude_metal_and_rim(
+    mask: &mut [u8],
+    scan: &Volume<i16>,
+    metal_hu: f32,
+    min_voxels: u64,
+) -> Result<u64, SegmentError> {
     let data = scan.data();
     let metal_min = metal_hu.ceil().clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16;
     if !data.par_iter().any(|&v| v >= metal_min) {

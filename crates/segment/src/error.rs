@@ -33,6 +33,12 @@ pub enum SegmentError {
         /// Grid size.
         dims: [usize; 3],
     },
+    /// The scan holds no patient body (all air, or no fat or soft tissue at all, e.g. all metal).
+    #[error("no patient body in the scan: {reason}")]
+    NoBody {
+        /// What was found instead.
+        reason: &'static str,
+    },
     /// A decision-forest model file could not be written or read (I/O error, not a model file,
     /// another format version, truncated or inconsistent content).
     #[error("model file {path}: {reason}")]
