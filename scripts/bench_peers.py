@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Benchmarks medprint's isosurface extractor against its peers on a clinical-size CT.
 
-Creates .venv (repo root) on first use, resamples ../shared/data/ct-torso-3mm/ct.nii.gz to a
+Uses .venv (repo root), created or updated by scripts/python_env.sh; it resamples ../shared/data/ct-torso-3mm/ct.nii.gz to a
 0.75 mm grid (488x404x448 int16, ~88 Mvoxel) saved as bench-out/torso-0.75mm.nii, then times,
 in this run, each tool in its own process (so peak RSS is per tool):
   * VTK vtkFlyingEdges3D at 200 HU (normals, gradients and scalars off), best of 3;
   * scikit-image measure.marching_cubes at 200 HU, one run (it takes tens of seconds);
-  * medprint (crates/mesh/examples/isosurface_bench), best of 3.
+  * medprint (crates/mesh/examples/isosurface_bench), best of 3;
+and then surface conditioning of that 200 HU surface, one run each:
+  * VTK vtkWindowedSincPolyDataFilter (10 iterations, pass band 0.1) + vtkQuadricDecimation to 25 %;
+  * medprint Taubin smoothing (10 iterations, volume restored) + decimation to 25 %
+    (isosurface_bench --condition), which also times the whole default `condition` chain.
 Thread counts are left at each tool's default. Run via scripts/bench.sh (builds the example).
 """
 import json
@@ -18,7 +22,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(REPO, ".venv")
 VENV_PY = os.path.join(VENV, "bin", "python")
-PACKAGES = ["numpy", "nibabel", "scipy", "scikit-image", "vtk", "psutil"]
+PYTHON_ENV = os.path.join(REPO, "scripts", "python_env.sh")
 SOURCE = os.path.join(REPO, "..", "shared", "data", "ct-torso-3mm", "ct.nii.gz")
 OUT_DIR = os.path.join(REPO, "bench-out")
 VOLUME = os.path.join(OUT_DIR, "torso-0.75mm.nii")
@@ -27,13 +31,10 @@ ISO_HU = 200.0
 
 
 def ensure_venv():
-    """Re-executes this script inside .venv, creating it and installing PACKAGES if needed."""
+    """Re-executes this script inside .venv, after scripts/python_env.sh has made it complete."""
     if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
         return
-    if not os.path.exists(VENV_PY):
-        subprocess.check_call([sys.executable, "-m", "venv", VENV])
-        subprocess.check_call([VENV_PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-        subprocess.check_call([VENV_PY, "-m", "pip", "install", "--quiet", *PACKAGES])
+    subprocess.check_call(["bash", PYTHON_ENV])
     os.execv(VENV_PY, [VENV_PY, os.path.abspath(__file__), *sys.argv[1:]])
 
 
@@ -99,6 +100,51 @@ def worker_vtk():
     threads = vtk.vtkSMPTools.GetEstimatedNumberOfThreads()
     print(json.dumps({"seconds": best, "triangles": out.GetNumberOfPolys(),
                       "vertices": out.GetNumberOfPoints(), "note": f"best of 3, {threads} SMP threads"}))
+
+
+def vtk_isosurface():
+    """The 200 HU vtkFlyingEdges3D surface of the bench volume (untimed input of the conditioning peer)."""
+    import vtk
+    from vtk.util import numpy_support
+
+    data, img = load_volume()
+    image = vtk.vtkImageData()
+    image.SetDimensions(*data.shape)
+    image.SetSpacing(*[float(z) for z in img.header.get_zooms()[:3]])
+    image.GetPointData().SetScalars(numpy_support.numpy_to_vtk(data.ravel(order="F"), deep=False))
+    fe = vtk.vtkFlyingEdges3D()
+    fe.SetInputData(image)
+    fe.SetValue(0, ISO_HU)
+    fe.ComputeNormalsOff()
+    fe.ComputeGradientsOff()
+    fe.ComputeScalarsOff()
+    fe.Update()
+    surface = vtk.vtkPolyData()
+    surface.DeepCopy(fe.GetOutput())
+    return surface
+
+
+def worker_vtk_condition():
+    """Times windowed-sinc smoothing (10 iterations) + quadric decimation to 25 % of the triangles."""
+    import vtk
+
+    surface = vtk_isosurface()
+    t0 = time.perf_counter()
+    smoother = vtk.vtkWindowedSincPolyDataFilter()
+    smoother.SetInputData(surface)
+    smoother.SetNumberOfIterations(10)
+    smoother.SetPassBand(0.1)
+    smoother.NonManifoldSmoothingOn()
+    smoother.NormalizeCoordinatesOn()
+    smoother.Update()
+    decimator = vtk.vtkQuadricDecimation()
+    decimator.SetInputConnection(smoother.GetOutputPort())
+    decimator.SetTargetReduction(0.75)
+    decimator.Update()
+    seconds = time.perf_counter() - t0
+    out = decimator.GetOutput()
+    print(json.dumps({"seconds": seconds, "triangles": out.GetNumberOfPolys(), "vertices": out.GetNumberOfPoints(),
+                      "note": f"1 run, from {surface.GetNumberOfPolys()} triangles"}))
 
 
 def worker_skimage():
@@ -173,6 +219,8 @@ def main():
         return worker_vtk()
     if len(sys.argv) == 2 and sys.argv[1] == "--worker-skimage":
         return worker_skimage()
+    if len(sys.argv) == 2 and sys.argv[1] == "--worker-vtk-condition":
+        return worker_vtk_condition()
 
     resample_volume()
     me = [sys.executable, os.path.abspath(__file__)]
@@ -185,6 +233,17 @@ def main():
         print(f"timing {name} ...", flush=True)
         result, rss = run_measured(cmd)
         rows.append((name, result, rss))
+    conditioning = []
+    for name, cmd in [
+        ("medprint smooth + decimate", [medprint_example_cmd()[0], "--condition", *medprint_example_cmd()[1:]]),
+        ("VTK windowed sinc + quadric", me + ["--worker-vtk-condition"]),
+    ]:
+        print(f"timing {name} ...", flush=True)
+        result, rss = run_measured(cmd)
+        if "condition_seconds" in result:
+            result["note"] = (f"1 run, from {result['input_triangles']} triangles; whole condition() "
+                              f"{result['condition_seconds']:.2f} s -> {result['condition_triangles']} triangles")
+        conditioning.append((name, result, rss))
     convert = time_medprint_convert()
     if convert is not None:
         rows.append(("medprint convert (pipeline)", *convert))
@@ -196,6 +255,12 @@ def main():
         print(f"{name:30} {r['seconds']:9.3f} {r['triangles']:11d} {r['vertices']:11d} "
               f"{r['seconds'] / ours:9.2f} {rss:13.0f}  {r.get('note', 'best of 3')}")
     print("(x slower = seconds / medprint seconds: the speed-up of medprint over that tool)")
+    ours = conditioning[0][1]["seconds"]
+    print(f"\nconditioning of the {ISO_HU} HU surface (smooth 10 iterations + decimate to 25 %)")
+    print(f"{'tool':30} {'seconds':>9} {'triangles':>11} {'vertices':>11} {'x slower':>9} {'peak RSS MiB':>13}  note")
+    for name, r, rss in conditioning:
+        print(f"{name:30} {r['seconds']:9.3f} {r['triangles']:11d} {r['vertices']:11d} "
+              f"{r['seconds'] / ours:9.2f} {rss:13.0f}  {r.get('note', '')}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
+use medprint_pipeline::print_ready::print_options;
 use medprint_pipeline::tissues::parse_tissue_list;
 use medprint_pipeline::{
     convert_path, run_demo, ConvertOptions, DemoComparison, PipelineError, Report, Stage, TrainedModel,
@@ -113,6 +114,22 @@ struct PipelineArgs {
     /// vessel, metal, or all; labels.nii.gz then holds every class (1 bone … 8 metal).
     #[arg(long, value_name = "CLASS,...|all")]
     tissues: Option<String>,
+    /// Prepare the bone model for printing into DIR/print/: cavities filled, separate pieces joined by dowels,
+    /// auto-orientation, split to fit the build volume with 3 mm sockets and 2.8 mm pins, hard-link tag.
+    #[arg(long)]
+    print_ready: bool,
+    /// Printer build volume in mm (with --print-ready).
+    #[arg(long, value_delimiter = ',', default_values_t = [120.0, 120.0, 120.0], value_name = "X,Y,Z")]
+    build_volume: Vec<f64>,
+    /// Hollow the model to this wall thickness in mm, with drainage holes at the lowest points (with --print-ready).
+    #[arg(long, value_name = "MM")]
+    hollow: Option<f64>,
+    /// Add support pillars under the local minima for the chosen orientation (with --print-ready).
+    #[arg(long)]
+    supports: bool,
+    /// Leave out the hard-link tag (QR code and short code plate) (with --print-ready).
+    #[arg(long)]
+    no_tag: bool,
     /// Patient age in years (lowers the threshold for bone expected to be less dense).
     #[arg(long)]
     age: Option<f32>,
@@ -208,6 +225,17 @@ impl PipelineArgs {
             ForestGridArg::Full => ForestResolution::Full,
         };
         options.alternatives_hu = self.alternatives.clone();
+        if self.print_ready {
+            let volume = match self.build_volume.as_slice() {
+                [x, y, z] if [x, y, z].iter().all(|v| v.is_finite() && **v > 0.0) => [*x, *y, *z],
+                _ => {
+                    return Err(PipelineError::Usage(
+                        "--build-volume needs three positive sizes in mm".into(),
+                    ))
+                }
+            };
+            options.print = Some(print_options(volume, self.hollow, self.supports, !self.no_tag));
+        }
         if let Some(list) = &self.tissues {
             options.tissues =
                 parse_tissue_list(list).map_err(|reason| PipelineError::Usage(format!("--tissues: {reason}")))?;

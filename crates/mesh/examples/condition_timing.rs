@@ -16,7 +16,9 @@ use medprint_mesh::repair::{
     remove_degenerate_and_duplicate_triangles, remove_small_shells, repair_topology, weld_vertices,
 };
 use medprint_mesh::smooth::{restore_volume, smooth_taubin, TAUBIN_LAMBDA, TAUBIN_MU};
-use medprint_mesh::{check_mesh, condition, decimate, signed_volume_mm3, ConditionOptions, DecimateOptions, Mesh};
+use medprint_mesh::{
+    check_mesh, condition, decimate, signed_volume_mm3, validate, ConditionOptions, DecimateOptions, Mesh,
+};
 use medprint_volume::nifti::read_nifti_scan;
 use medprint_volume::resample::resample_to_spacing;
 
@@ -72,6 +74,22 @@ fn report(name: &str, input: &Mesh) {
     step.lap("repair_topology");
     let c = check_mesh(&m);
     step.lap("check_mesh (output)");
+    let v = validate(&m);
+    step.lap("validate (output)");
+    println!(
+        "   validate: {} shells, {} valid, {} intersecting pairs",
+        v.shells.len(),
+        v.shells.iter().filter(|s| s.is_valid()).count(),
+        v.intersecting_pairs()
+    );
+    let v = validate(input);
+    step.lap("validate (input)");
+    println!(
+        "   validate input: {} triangles, {} shells, {} intersecting pairs",
+        input.triangles.len(),
+        v.shells.len(),
+        v.intersecting_pairs()
+    );
     println!(
         "   sequential steps total {:.3} s, {} triangles, printable {}",
         step.total(),

@@ -9,6 +9,7 @@ use crate::decimate::{decimate_shell, DecimateOptions};
 use crate::measure::{signed_volume_mm3, surface_area_mm2};
 use crate::mesh::Mesh;
 use crate::repair::{remove_degenerate_and_duplicate_triangles, repair_topology, weld_vertices};
+use crate::self_intersection::{resolve_self_intersections, SelfIntersectionRepair};
 use crate::shells::{merge, shell_labels, split_labelled};
 use crate::smooth::{
     restore_volume_along, smooth_taubin_with, vertex_normals_with, VertexNeighbours, TAUBIN_LAMBDA, TAUBIN_MU,
@@ -24,6 +25,9 @@ pub struct ConditionOptions {
     pub decimate: Option<DecimateOptions>,
     /// Shells enclosing less than this volume (mm³) are dropped as specks.
     pub min_shell_volume_mm3: f64,
+    /// Find and cut out self-intersections after the other repairs and close the
+    /// openings ([`resolve_self_intersections`]).
+    pub resolve_self_intersections: bool,
 }
 
 impl Default for ConditionOptions {
@@ -33,6 +37,7 @@ impl Default for ConditionOptions {
             smooth_iterations: 10,
             decimate: Some(DecimateOptions::default()),
             min_shell_volume_mm3: 50.0,
+            resolve_self_intersections: true,
         }
     }
 }
@@ -48,6 +53,8 @@ pub struct ConditionReport {
     pub shells_removed: usize,
     /// Boundary loops closed.
     pub holes_filled: usize,
+    /// Self-intersection repair (all zero when disabled or none was found).
+    pub self_intersections: SelfIntersectionRepair,
     /// Validation of the output.
     pub check: MeshCheck,
     /// Enclosed volume of the output, mm³.
@@ -70,7 +77,9 @@ pub struct ConditionReport {
 /// 4. repair: degenerate/duplicate triangles, non-manifold vertices, hole filling
 ///    (after smoothing, as the method recommends), outward orientation — always for input
 ///    that needed clean-up, otherwise only if the validation below finds a defect;
-/// 5. validation ([`check_mesh`]) into the report.
+/// 5. self-intersections (when `resolve_self_intersections`): crossing triangles cut
+///    out and the openings closed until the intersection test passes;
+/// 6. validation ([`check_mesh`]) into the report.
 pub fn condition(mut m: Mesh, o: &ConditionOptions) -> (Mesh, ConditionReport) {
     let input_triangles = m.triangles.len();
     let clean_input = LocalCheck::of_mesh(&m).is_clean();
@@ -101,8 +110,16 @@ pub fn condition(mut m: Mesh, o: &ConditionOptions) -> (Mesh, ConditionReport) {
         holes_filled = repair_topology(&mut m);
         check = check_mesh(&m);
     }
+    let mut self_intersections = SelfIntersectionRepair::default();
+    if o.resolve_self_intersections {
+        self_intersections = resolve_self_intersections(&mut m);
+        if self_intersections.pairs_found > 0 {
+            check = check_mesh(&m);
+        }
+    }
     let report = ConditionReport {
         input_triangles,
+        self_intersections,
         output_triangles: m.triangles.len(),
         shells_removed,
         holes_filled,

@@ -385,16 +385,32 @@ pub fn fill_holes(m: &mut Mesh) -> usize {
     closed
 }
 
-/// Triangulates one directed ring (edges ring[i] → ring[i+1]) into `m`.
+/// Triangulates one directed ring (edges ring[i] → ring[i+1]) into `m`: a triangle for
+/// three edges; a fan around a new vertex at the centroid when the ring, projected on its
+/// mean plane (Newell normal), is star-shaped from the centroid; otherwise ear clipping
+/// of that projection (concave openings), and the fan again if no ear is found (a ring
+/// whose projection crosses itself).
 fn cover_ring(m: &mut Mesh, ring: &[u32]) {
     if let [a, b, c] = *ring {
         m.triangles.push([a, b, c]);
         return;
     }
+    let points: Vec<[f64; 3]> = ring.iter().map(|&v| m.vertices[v as usize].map(f64::from)).collect();
     let mut centroid = [0.0f64; 3];
-    for &v in ring {
-        for (c, p) in centroid.iter_mut().zip(m.vertices[v as usize]) {
-            *c += f64::from(p) / ring.len() as f64;
+    for p in &points {
+        for (c, x) in centroid.iter_mut().zip(p) {
+            *c += x / ring.len() as f64;
+        }
+    }
+    let flat = project_on_mean_plane(&points, centroid);
+    let star_shaped = flat
+        .as_ref()
+        .is_none_or(|f| (0..f.len()).all(|i| orient2d([0.0, 0.0], f[i], f[(i + 1) % f.len()]) > 0.0));
+    if !star_shaped {
+        if let Some(triangles) = flat.as_ref().and_then(|f| ear_clip(f)) {
+            m.triangles
+                .extend(triangles.into_iter().map(|[a, b, c]| [ring[a], ring[b], ring[c]]));
+            return;
         }
     }
     let centre = m.vertices.len() as u32;
@@ -402,6 +418,113 @@ fn cover_ring(m: &mut Mesh, ring: &[u32]) {
     for (i, &v) in ring.iter().enumerate() {
         m.triangles.push([v, ring[(i + 1) % ring.len()], centre]);
     }
+}
+
+/// Rings longer than this are always fanned (ear clipping is quadratic).
+const MAX_EAR_CLIP_RING: usize = 4096;
+
+/// The ring in 2D coordinates of its mean plane (origin at `centroid`, axes chosen so the
+/// ring runs counter-clockwise around the Newell normal); `None` for a ring without a
+/// defined normal.
+fn project_on_mean_plane(points: &[[f64; 3]], centroid: [f64; 3]) -> Option<Vec<[f64; 2]>> {
+    let mut normal = [0.0f64; 3];
+    for (i, p) in points.iter().enumerate() {
+        let q = points[(i + 1) % points.len()];
+        normal[0] += (p[1] - q[1]) * (p[2] + q[2]);
+        normal[1] += (p[2] - q[2]) * (p[0] + q[0]);
+        normal[2] += (p[0] - q[0]) * (p[1] + q[1]);
+    }
+    let length = normal.iter().map(|c| c * c).sum::<f64>().sqrt();
+    if !(length > 0.0 && length.is_finite()) {
+        return None;
+    }
+    let n = normal.map(|c| c / length);
+    // Any unit vector perpendicular to n, then the third axis completing a right-handed frame.
+    let helper = if n[0].abs() < 0.9 {
+        [1.0, 0.0, 0.0]
+    } else {
+        [0.0, 1.0, 0.0]
+    };
+    let e1 = {
+        let c = [
+            helper[1] * n[2] - helper[2] * n[1],
+            helper[2] * n[0] - helper[0] * n[2],
+            helper[0] * n[1] - helper[1] * n[0],
+        ];
+        let l = c.iter().map(|x| x * x).sum::<f64>().sqrt();
+        c.map(|x| x / l)
+    };
+    let e2 = [
+        n[1] * e1[2] - n[2] * e1[1],
+        n[2] * e1[0] - n[0] * e1[2],
+        n[0] * e1[1] - n[1] * e1[0],
+    ];
+    Some(
+        points
+            .iter()
+            .map(|p| {
+                let d = [p[0] - centroid[0], p[1] - centroid[1], p[2] - centroid[2]];
+                [
+                    d[0] * e1[0] + d[1] * e1[1] + d[2] * e1[2],
+                    d[0] * e2[0] + d[1] * e2[1] + d[2] * e2[2],
+                ]
+            })
+            .collect(),
+    )
+}
+
+/// Twice the signed area of the 2D triangle (p, q, r); positive counter-clockwise.
+fn orient2d(p: [f64; 2], q: [f64; 2], r: [f64; 2]) -> f64 {
+    (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+}
+
+/// Ear clipping of a counter-clockwise simple polygon: triangles as index triples, each
+/// counter-clockwise. `None` when the polygon is too long or no ear can be found (it is
+/// not simple in this projection).
+fn ear_clip(polygon: &[[f64; 2]]) -> Option<Vec<[usize; 3]>> {
+    if polygon.len() > MAX_EAR_CLIP_RING {
+        return None;
+    }
+    let mut remaining: Vec<usize> = (0..polygon.len()).collect();
+    let mut triangles = Vec::with_capacity(polygon.len() - 2);
+    let mut cursor = 0;
+    let mut since_last_ear = 0;
+    while remaining.len() > 3 {
+        let n = remaining.len();
+        let (i0, i1, i2) = (
+            remaining[(cursor + n - 1) % n],
+            remaining[cursor % n],
+            remaining[(cursor + 1) % n],
+        );
+        let (a, b, c) = (polygon[i0], polygon[i1], polygon[i2]);
+        let blocked = orient2d(a, b, c) <= 0.0
+            || remaining.iter().any(|&k| {
+                let p = polygon[k];
+                k != i0
+                    && k != i1
+                    && k != i2
+                    && p != a
+                    && p != b
+                    && p != c
+                    && orient2d(a, b, p) >= 0.0
+                    && orient2d(b, c, p) >= 0.0
+                    && orient2d(c, a, p) >= 0.0
+            });
+        if blocked {
+            cursor = (cursor + 1) % n;
+            since_last_ear += 1;
+            if since_last_ear > n {
+                return None;
+            }
+            continue;
+        }
+        triangles.push([i0, i1, i2]);
+        remaining.remove(cursor % n);
+        cursor %= remaining.len();
+        since_last_ear = 0;
+    }
+    triangles.push([remaining[0], remaining[1], remaining[2]]);
+    Some(triangles)
 }
 
 /// Gives each extra fan of a non-manifold vertex (fans touching only at the vertex, e.g.

@@ -78,3 +78,21 @@ fn error_bound_limits_reduction_of_a_staircase() {
     assert!((v_tight / v_stairs - 1.0).abs() < 1e-12, "{v_tight} vs {v_stairs}");
     assert!(check_mesh(&tight).is_printable() && check_mesh(&loose).is_printable());
 }
+
+#[test]
+fn decimating_to_a_triangle_count_reaches_it_and_stays_printable() {
+    let r = 30.0;
+    // 327 680 triangles: more than one block, so the seam-moving second pass is exercised.
+    let fine = icosphere(7, r, [0.0; 3]);
+    let web = medprint_mesh::decimate_to_triangle_count(&fine, 10_000);
+    let n = web.triangles.len();
+    assert!((9_000..=11_000).contains(&n), "{n} triangles");
+    assert!(check_mesh(&web).is_printable());
+    let volume = signed_volume_mm3(&web);
+    let sphere = 4.0 / 3.0 * std::f64::consts::PI * r.powi(3);
+    assert!((volume - sphere).abs() / sphere < 0.01, "{volume} vs {sphere}");
+    // Already small enough: unchanged.
+    let small = icosphere(2, r, [0.0; 3]);
+    assert_eq!(medprint_mesh::decimate_to_triangle_count(&small, 10_000), small);
+    assert!(medprint_mesh::decimate_to_triangle_count(&Mesh::default(), 10).is_empty());
+}

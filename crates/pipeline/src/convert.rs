@@ -26,9 +26,11 @@ use medprint_volume::input::{load_scan, InputError, LoadOptions, LoadedScan, Mod
 use medprint_volume::nifti::write_nifti;
 use rayon::prelude::*;
 
+use crate::print_ready::write_print_ready;
 use crate::progress::{Progress, Stage};
 use crate::report::{AlternativeModel, InputReport, ModelReport, ModelUsed, Report, SegmentationReport};
 use crate::tissues::{class_color, model_tissues, TissueModel, TissueResult, PARTS_DIR};
+use medprint_print::{PrintError, PrintOptions};
 
 /// File names written into the output directory; other tools and tests rely on them.
 pub struct OutputNames;
@@ -74,6 +76,8 @@ pub struct ConvertOptions {
     /// Offsets (HU) from the main threshold at which alternative models are also made, in
     /// parallel, for the reviewer to choose from (empty: none).
     pub alternatives_hu: Vec<f32>,
+    /// Print preparation of the bone model (`--print-ready`): pieces in `print/`.
+    pub print: Option<PrintOptions>,
     /// Tissue classes modelled besides bone (`--tissues`); when not empty `labels.nii.gz` holds
     /// every class's label value and each class gets its own printable object.
     pub tissues: Vec<TissueClass>,
@@ -114,6 +118,7 @@ impl Default for ConvertOptions {
             forest_resolution: ForestResolution::Refined,
             alternatives_hu: Vec::new(),
             tissues: Vec::new(),
+            print: None,
         }
     }
 }
@@ -135,6 +140,9 @@ pub enum PipelineError {
         /// Threshold used.
         threshold_hu: f32,
     },
+    /// Print preparation failed.
+    #[error("print preparation failed: {0}")]
+    Print(#[from] PrintError),
     /// The surface could not be extracted.
     #[error("surface extraction failed: {0}")]
     Surface(#[from] IsosurfaceError),
@@ -165,13 +173,16 @@ impl PipelineError {
         match self {
             PipelineError::Usage(_) => 2,
             PipelineError::Input(_) | PipelineError::Model { .. } => 3,
-            PipelineError::Segment(_) | PipelineError::Surface(_) | PipelineError::NothingFound { .. } => 4,
+            PipelineError::Segment(_)
+            | PipelineError::Surface(_)
+            | PipelineError::NothingFound { .. }
+            | PipelineError::Print(_) => 4,
             PipelineError::Output { .. } => 5,
         }
     }
 }
 
-fn output_error(path: &Path, reason: impl ToString) -> PipelineError {
+pub(crate) fn output_error(path: &Path, reason: impl ToString) -> PipelineError {
     PipelineError::Output {
         path: path.display().to_string(),
         reason: reason.to_string(),
@@ -180,7 +191,10 @@ fn output_error(path: &Path, reason: impl ToString) -> PipelineError {
 
 /// Writes a file through a temporary name and renames it into place, so a crash never leaves
 /// a half-written output under the final name.
-fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), PipelineError> {
+pub(crate) fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<(), PipelineError> {
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -190,7 +204,7 @@ fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>
     fs::rename(&partial, path).map_err(|e| output_error(path, e))
 }
 
-fn write_with_buffer(
+pub(crate) fn write_with_buffer(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<(), PipelineError> {
@@ -364,6 +378,22 @@ pub fn convert_scan(
             )
         })?)
     };
+    let print = match &options.print {
+        Some(print_options) => {
+            let code_inputs = vec![
+                env!("CARGO_PKG_VERSION").as_bytes().to_vec(),
+                input_label.as_bytes().to_vec(),
+                scan.series_uid.clone().unwrap_or_default().into_bytes(),
+            ];
+            let summary = clock.run(Stage::PrintPrep, || {
+                write_print_ready(out_dir, &mesh, print_options, code_inputs)
+            })?;
+            outputs.extend(summary.pieces.iter().map(|p| p.stl.clone()));
+            outputs.push(crate::print_ready::PRINT_3MF.to_string());
+            Some(summary)
+        }
+        None => None,
+    };
     clock.run(Stage::Export, || {
         export_models(out_dir, &mesh, &seg, tissues.as_ref(), &mut outputs)
     })?;
@@ -419,6 +449,7 @@ pub fn convert_scan(
             .as_ref()
             .map(|t| t.models.iter().map(|m| m.report.clone()).collect())
             .unwrap_or_default(),
+        print,
         outputs,
         warnings,
         timings_ms: clock.timings,

@@ -7,6 +7,7 @@
 
 pub mod convert;
 pub mod demo;
+pub mod print_ready;
 pub mod progress;
 pub mod report;
 pub mod tissues;

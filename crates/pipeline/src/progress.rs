@@ -22,6 +22,8 @@ pub enum Stage {
     Alternatives,
     /// Tissue classes besides bone and their models.
     Tissues,
+    /// Print preparation.
+    PrintPrep,
     /// Writing STL, 3MF and the label volume.
     Export,
     /// Rendering PNG previews.
@@ -42,6 +44,9 @@ impl Stage {
         if !options.tissues.is_empty() {
             stages.push(Stage::Tissues);
         }
+        if options.print.is_some() {
+            stages.push(Stage::PrintPrep);
+        }
         stages.push(Stage::Export);
         if options.previews {
             stages.push(Stage::Preview);
@@ -60,6 +65,7 @@ impl Stage {
             Stage::Condition => "condition mesh",
             Stage::Alternatives => "alternative models",
             Stage::Tissues => "tissue models",
+            Stage::PrintPrep => "print preparation",
             Stage::Export => "write models",
             Stage::Preview => "render previews",
         }

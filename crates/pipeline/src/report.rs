@@ -29,6 +29,8 @@ pub struct Report {
     pub alternatives: Vec<AlternativeModel>,
     /// Models of the other tissue classes asked for (`--tissues`), each its own object.
     pub tissues: Vec<crate::tissues::TissueReport>,
+    /// Print preparation (`--print-ready`): pieces written and what was done.
+    pub print: Option<crate::print_ready::PrintSummary>,
     /// Output files, relative to the output directory.
     pub outputs: Vec<String>,
     /// Things the user should know (uneven spacing, thin shells, …).

@@ -289,3 +289,49 @@ fn tissues_become_labels_and_separate_printable_objects() {
     std::io::Read::read_to_string(&mut zip.by_name("3D/3dmodel.model").expect("model part"), &mut xml).expect("xml");
     assert!(xml.contains("name=\"lung\"") && xml.contains("name=\"skin\"") && xml.contains("name=\"bone-1\""));
 }
+
+#[test]
+fn print_ready_pieces_are_closed_fit_the_build_volume_and_carry_a_tag() {
+    use medprint_pipeline::print_ready::print_options;
+    use medprint_print::PartRole;
+    let input = shared_data("ct-abdomen-3mm/ct.nii.gz");
+    let out = tempfile::tempdir().expect("tempdir");
+    let options = ConvertOptions {
+        print: Some(print_options([100.0, 100.0, 100.0], None, false, true)),
+        previews: false,
+        ..ConvertOptions::default()
+    };
+    let report = convert_path(&input, out.path(), &options, &NoProgress).expect("convert");
+    let print = report.print.as_ref().expect("print summary");
+    assert!(print.preparation.all_closed);
+    let code = print.preparation.tag_code.as_deref().expect("tag code");
+    assert!(code.len() >= 8, "{code}");
+    let roles: Vec<PartRole> = print.pieces.iter().map(|p| p.role).collect();
+    assert!(roles.contains(&PartRole::Tag) && roles.contains(&PartRole::Dowel));
+    let models = print.pieces.iter().filter(|p| p.role == PartRole::Model).count();
+    assert!(
+        models >= 2,
+        "the abdomen (about 240 × 160 × 90 mm) is split for a 100 mm printer"
+    );
+    for piece in &print.pieces {
+        let stl = std::fs::File::open(out.path().join(&piece.stl)).expect("piece STL");
+        let mesh = read_stl(std::io::BufReader::new(stl)).expect("read STL");
+        let check = check_mesh(&mesh);
+        assert!(check.closed && check.manifold, "{}: {check:?}", piece.name);
+        if piece.role == PartRole::Model {
+            let (lo, hi) = mesh.bounds().expect("bounds");
+            for a in 0..3 {
+                assert!(
+                    hi[a] - lo[a] <= 100.0 + 1e-3,
+                    "{} is {} mm along axis {a}",
+                    piece.name,
+                    hi[a] - lo[a]
+                );
+            }
+        }
+    }
+    // The same inputs and model give the same code.
+    let again = tempfile::tempdir().expect("tempdir");
+    let second = convert_path(&input, again.path(), &options, &NoProgress).expect("convert");
+    assert_eq!(second.print.and_then(|p| p.preparation.tag_code).as_deref(), Some(code));
+}

@@ -78,6 +78,11 @@ pub struct Tag {
     pub module_mm: f64,
 }
 
+/// Rows of runs are inset by this fraction of a pixel on their top and bottom edges so that runs
+/// of neighbouring rows never share an edge or a face: every raised feature stays its own
+/// closed 2-manifold shell once coincident vertices are welded (as any STL reader does).
+const ROW_INSET: f64 = 0.02;
+
 /// Axis-aligned rectangle runs (x0, x1, y0, y1 in mm, plate-local) of a binary raster.
 fn row_runs(rows: &[Vec<bool>], pixel: f64, left: f64, top: f64) -> Vec<[f64; 4]> {
     let mut out = Vec::new();
@@ -93,7 +98,13 @@ fn row_runs(rows: &[Vec<bool>], pixel: f64, left: f64, top: f64) -> Vec<[f64; 4]
                 c += 1;
             }
             let y1 = top - pixel * r as f64;
-            out.push([left + pixel * start as f64, left + pixel * c as f64, y1 - pixel, y1]);
+            let inset = ROW_INSET * pixel;
+            out.push([
+                left + pixel * start as f64,
+                left + pixel * c as f64,
+                y1 - pixel + inset,
+                y1 - inset,
+            ]);
         }
     }
     out

@@ -37,7 +37,7 @@ pub enum ExportError {
     #[error("part {part:?}: {problem}")]
     InvalidPart { part: String, problem: String },
     /// Nothing to export.
-    #[error("a 3MF model needs at least one part")]
+    #[error("a model needs at least one part")]
     NoParts,
 }
 
@@ -62,12 +62,7 @@ const RELATIONSHIPS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 /// Errors for an empty part list, and for parts the spec forbids: no triangles, an index
 /// out of range, a triangle with a repeated index, or a non-finite coordinate.
 pub fn write_3mf(w: impl Write + Seek, parts: &[ModelPart]) -> Result<(), ExportError> {
-    if parts.is_empty() {
-        return Err(ExportError::NoParts);
-    }
-    for part in parts {
-        validate(part)?;
-    }
+    check_parts(parts)?;
     let estimated_bytes: u64 = parts
         .iter()
         .map(|p| 80 * p.mesh.vertices.len() as u64 + 60 * p.mesh.triangles.len() as u64)
@@ -95,7 +90,16 @@ pub fn write_3mf(w: impl Write + Seek, parts: &[ModelPart]) -> Result<(), Export
     Ok(())
 }
 
-fn validate(part: &ModelPart) -> Result<(), ExportError> {
+/// The checks every exporter makes: at least one part, and each part with triangles,
+/// indices in range, no repeated index in a triangle and finite coordinates.
+pub(crate) fn check_parts(parts: &[ModelPart]) -> Result<(), ExportError> {
+    if parts.is_empty() {
+        return Err(ExportError::NoParts);
+    }
+    parts.iter().try_for_each(check_part)
+}
+
+fn check_part(part: &ModelPart) -> Result<(), ExportError> {
     let invalid = |problem: String| ExportError::InvalidPart {
         part: part.name.clone(),
         problem,
