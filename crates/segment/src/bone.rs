@@ -8,7 +8,7 @@
 //! field.
 
 use crate::body::body_mask;
-use crate::components::Connectivity;
+use crate::components::{face_neighbours, Connectivity};
 use crate::edge::{HalfMaxEdge, DEFAULT_SOFT_TISSUE_HU};
 use crate::gaussian::gaussian_smooth;
 use crate::histogram::Histogram;
@@ -380,25 +380,12 @@ fn exclude_metal_and_rim(
     if !data.par_iter().any(|&v| v >= metal_min) {
         return Ok(0);
     }
-    let [nx, ny, nz] = scan.dims();
-    let plane = nx * ny;
+    let dims = scan.dims();
     let is_metal = |i: usize| data[i] >= metal_min;
     let near_metal: Vec<usize> = mask
         .par_iter()
         .enumerate()
-        .filter(|&(i, &m)| {
-            if m == 0 {
-                return false;
-            }
-            let (x, y, z) = (i % nx, (i / nx) % ny, i / plane);
-            is_metal(i)
-                || (x > 0 && is_metal(i - 1))
-                || (x + 1 < nx && is_metal(i + 1))
-                || (y > 0 && is_metal(i - nx))
-                || (y + 1 < ny && is_metal(i + nx))
-                || (z > 0 && is_metal(i - plane))
-                || (z + 1 < nz && is_metal(i + plane))
-        })
+        .filter(|&(i, &m)| m != 0 && (is_metal(i) || face_neighbours(i, dims).any(is_metal)))
         .map(|(i, _)| i)
         .collect();
     for &i in &near_metal {

@@ -322,6 +322,23 @@ impl Components {
     }
 }
 
+/// The (up to six) face neighbours of voxel `i` on a grid of `dims`.
+pub fn face_neighbours(i: usize, dims: [usize; 3]) -> impl Iterator<Item = usize> {
+    let [nx, ny, nz] = dims;
+    let plane = nx * ny;
+    let (x, y, z) = (i % nx, (i / nx) % ny, i / plane);
+    [
+        (x > 0).then(|| i - 1),
+        (x + 1 < nx).then(|| i + 1),
+        (y > 0).then(|| i - nx),
+        (y + 1 < ny).then(|| i + nx),
+        (z > 0).then(|| i - plane),
+        (z + 1 < nz).then(|| i + plane),
+    ]
+    .into_iter()
+    .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

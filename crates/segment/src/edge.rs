@@ -11,6 +11,7 @@
 //! half maximum; [`HalfMaxEdge::surface_field`] builds a field whose 127.5 isosurface crosses
 //! every boundary edge of the mask at the sub-voxel half-maximum position.
 
+use crate::components::face_neighbours;
 use crate::SegmentError;
 use medprint_volume::Volume;
 use rayon::prelude::*;
@@ -309,23 +310,6 @@ fn check_len(mask: usize, scan: usize) -> Result<(), SegmentError> {
 /// Grid coordinates of linear index `i`.
 fn coords(i: usize, [nx, ny, _]: [usize; 3]) -> [usize; 3] {
     [i % nx, (i / nx) % ny, i / (nx * ny)]
-}
-
-/// Linear indices of the face neighbours of `i` inside the grid.
-fn face_neighbours(i: usize, dims: [usize; 3]) -> impl Iterator<Item = usize> {
-    let [nx, ny, nz] = dims;
-    let [x, y, z] = coords(i, dims);
-    let slice = nx * ny;
-    [
-        (x > 0).then(|| i - 1),
-        (x + 1 < nx).then(|| i + 1),
-        (y > 0).then(|| i - nx),
-        (y + 1 < ny).then(|| i + nx),
-        (z > 0).then(|| i - slice),
-        (z + 1 < nz).then(|| i + slice),
-    ]
-    .into_iter()
-    .flatten()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! from the other peak. This merging by dynamics is the watershed with h-maxima markers
 //! (h = `min_depth_mm`) computed in one pass; voxels take the basin of their highest neighbour.
 
+use crate::components::face_neighbours;
 use crate::evaluate::distance::distance_transform_mm;
 use crate::SegmentError;
 use medprint_volume::Volume;
@@ -95,7 +96,7 @@ pub fn separate_touching_bones(mask: &Volume<u8>, params: &SeparationParams) -> 
     let mut depth = distance_transform_mm(&background, dims, spacing);
     drop(background);
     // A mask filling the grid has no background: measure depth to the grid border instead.
-    let [nx, ny, nz] = dims;
+    let [nx, ny, _] = dims;
     if depth.first().is_some_and(|d| d.is_infinite()) {
         depth.par_iter_mut().enumerate().for_each(|(i, d)| {
             let ijk = [i % nx, (i / nx) % ny, i / (nx * ny)];
@@ -129,23 +130,14 @@ pub fn separate_touching_bones(mask: &Volume<u8>, params: &SeparationParams) -> 
             .max(params.min_depth_fraction * f64::from(lower.peak_mm));
         f64::from(lower.peak_mm - saddle) >= needed && apart >= params.min_separation_mm
     };
-    let plane = nx * ny;
     let mut neighbour_roots: Vec<u32> = Vec::with_capacity(6);
     for &(d, i) in &order {
         let i = i as usize;
-        let (x, y, z) = (i % nx, (i / nx) % ny, i / plane);
-        let neighbours = [
-            (x > 0).then(|| i - 1),
-            (x + 1 < nx).then(|| i + 1),
-            (y > 0).then(|| i - nx),
-            (y + 1 < ny).then(|| i + nx),
-            (z > 0).then(|| i - plane),
-            (z + 1 < nz).then(|| i + plane),
-        ];
+        let neighbours = face_neighbours(i, dims);
         // The labelled neighbour of highest depth gives the voxel its basin.
         let mut steepest: Option<(f32, u32)> = None;
         neighbour_roots.clear();
-        for j in neighbours.into_iter().flatten() {
+        for j in neighbours {
             let b = basin_of[j];
             if b == NONE {
                 continue;

@@ -1,7 +1,7 @@
 //! Airways: the trachea and bronchi, grown from the trachea in the most superior slices.
 
 use super::frame::PatientFrame;
-use crate::components::{Components, Connectivity};
+use crate::components::{face_neighbours, Components, Connectivity};
 use crate::SegmentError;
 use std::collections::VecDeque;
 
@@ -182,8 +182,6 @@ fn grow_waves(
     threshold: i16,
     max_waves: usize,
 ) -> (Vec<u8>, Vec<usize>) {
-    let [nx, ny, nz] = dims;
-    let plane = nx * ny;
     let mut mask = vec![0u8; hu.len()];
     let mut queue: VecDeque<usize> = VecDeque::new();
     for &s in seed {
@@ -197,16 +195,8 @@ fn grow_waves(
         let mut next = 0;
         for _ in 0..queue.len() {
             let Some(i) = queue.pop_front() else { break };
-            let (x, y, z) = (i % nx, (i / nx) % ny, i / plane);
-            let neighbours = [
-                (x > 0).then(|| i - 1),
-                (x + 1 < nx).then(|| i + 1),
-                (y > 0).then(|| i - nx),
-                (y + 1 < ny).then(|| i + nx),
-                (z > 0).then(|| i - plane),
-                (z + 1 < nz).then(|| i + plane),
-            ];
-            for j in neighbours.into_iter().flatten() {
+            let neighbours = face_neighbours(i, dims);
+            for j in neighbours {
                 if mask[j] == 0 && region[j] != 0 && hu[j] < threshold {
                     mask[j] = 1;
                     queue.push_back(j);

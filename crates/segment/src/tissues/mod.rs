@@ -23,11 +23,11 @@ pub use metal::{exclude_metal, fill_metal_holes, metal_mask};
 pub use regions::fix_small_regions;
 
 use crate::body::body_mask;
+use crate::components::face_neighbours;
 use crate::SegmentError;
 use frame::PatientFrame;
 use medprint_volume::Volume;
 use rayon::prelude::*;
-use regions::face_neighbours;
 
 /// Marker of voxels whose density cannot be trusted (metal streaks) until they are relabelled.
 const UNKNOWN: u8 = u8::MAX;

@@ -2,27 +2,11 @@
 //! trustworthy (metal streaks).
 
 use super::class::TissueClass;
+use crate::components::face_neighbours;
 use crate::components::{Components, Connectivity};
 use crate::SegmentError;
 use medprint_volume::Volume;
 use rayon::prelude::*;
-
-/// The (up to six) face neighbours of voxel `i` on a grid of `dims`.
-pub(crate) fn face_neighbours(i: usize, dims: [usize; 3]) -> impl Iterator<Item = usize> {
-    let [nx, ny, nz] = dims;
-    let plane = nx * ny;
-    let (x, y, z) = (i % nx, (i / nx) % ny, i / plane);
-    [
-        (x > 0).then(|| i - 1),
-        (x + 1 < nx).then(|| i + 1),
-        (y > 0).then(|| i - nx),
-        (y + 1 < ny).then(|| i + nx),
-        (z > 0).then(|| i - plane),
-        (z + 1 < nz).then(|| i + plane),
-    ]
-    .into_iter()
-    .flatten()
-}
 
 /// The most frequent label among `counts` (indexed by label value), ties to the lower value;
 /// `None` when every count is 0.
