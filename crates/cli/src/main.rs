@@ -114,6 +114,9 @@ struct PipelineArgs {
     /// vessel, metal, or all; labels.nii.gz then holds every class (1 bone … 8 metal).
     #[arg(long, value_name = "CLASS,...|all")]
     tissues: Option<String>,
+    /// Separate touching bones (distance transform + watershed) and write DIR/bone_instances.nii.gz (one label per bone).
+    #[arg(long)]
+    separate_bones: bool,
     /// Prepare the bone model for printing into DIR/print/: cavities filled, separate pieces joined by dowels,
     /// auto-orientation, split to fit the build volume with 3 mm sockets and 2.8 mm pins, hard-link tag.
     #[arg(long)]
@@ -225,6 +228,7 @@ impl PipelineArgs {
             ForestGridArg::Full => ForestResolution::Full,
         };
         options.alternatives_hu = self.alternatives.clone();
+        options.separate_bones = self.separate_bones;
         if self.print_ready {
             let volume = match self.build_volume.as_slice() {
                 [x, y, z] if [x, y, z].iter().all(|v| v.is_finite() && **v > 0.0) => [*x, *y, *z],

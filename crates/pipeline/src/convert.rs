@@ -16,6 +16,7 @@ use medprint_mesh::Mesh;
 use medprint_preview::{write_histogram_plot, write_mesh_preview, write_slice_previews, Overlay};
 use medprint_segment::anomaly::{check_scan, ScanFacts, Severity};
 use medprint_segment::bone::{segment_bone, segment_bone_with_progress, BoneParams, BoneSegmentation};
+use medprint_segment::curing::{separate_touching_bones, SeparationParams};
 use medprint_segment::forest::{BoneModel, ForestResolution};
 use medprint_segment::fusion::{fuse, labels_from_probability, AlgorithmOutput, FusionRule};
 use medprint_segment::histogram::Histogram;
@@ -76,6 +77,9 @@ pub struct ConvertOptions {
     /// Offsets (HU) from the main threshold at which alternative models are also made, in
     /// parallel, for the reviewer to choose from (empty: none).
     pub alternatives_hu: Vec<f32>,
+    /// Separate touching bones (curing) and write each bone's instance label to
+    /// `bone_instances.nii.gz` (`--separate-bones`).
+    pub separate_bones: bool,
     /// Print preparation of the bone model (`--print-ready`): pieces in `print/`.
     pub print: Option<PrintOptions>,
     /// Tissue classes modelled besides bone (`--tissues`); when not empty `labels.nii.gz` holds
@@ -118,6 +122,7 @@ impl Default for ConvertOptions {
             forest_resolution: ForestResolution::Refined,
             alternatives_hu: Vec::new(),
             tissues: Vec::new(),
+            separate_bones: false,
             print: None,
         }
     }
@@ -347,6 +352,16 @@ pub fn convert_scan(
     }
     let voxel_volume = scan.volume.geometry.voxel_volume_mm3();
     let bone_volume_mm3 = bone_voxels as f64 * voxel_volume;
+    let bone_instances = if options.separate_bones {
+        let instances = clock.run(Stage::Curing, || {
+            separate_touching_bones(&seg.mask, &SeparationParams::default())
+        })?;
+        write_label_volume_as(&out_dir.join(BONE_INSTANCES), &instances.labels)?;
+        outputs.push(BONE_INSTANCES.to_string());
+        Some(instances.count)
+    } else {
+        None
+    };
 
     let raw = clock.run(Stage::Surface, || {
         try_extract_isosurface(&seg.surface_field, SURFACE_ISO)
@@ -426,6 +441,7 @@ pub fn convert_scan(
             islands_removed: seg.islands_removed,
             table_voxels_removed: seg.table_voxels_removed,
             metal_voxels_excluded: seg.metal_voxels_excluded,
+            bone_instances,
             patient_adjustment: seg.patient_adjustment.clone(),
             model: model_used,
             fusion,
@@ -649,8 +665,19 @@ fn write_labels(path: &Path, seg: &BoneSegmentation) -> Result<(), PipelineError
     write_label_volume(path, &seg.mask.map(|&v| if v != 0 { BONE_LABEL } else { 0 }))
 }
 
+/// Instance labels of the separated bones (1..=count, 0 = not bone), written by `--separate-bones`.
+pub const BONE_INSTANCES: &str = "bone_instances.nii.gz";
+
 /// Writes a label volume atomically as compressed NIfTI.
 fn write_label_volume(path: &Path, labels: &medprint_volume::Volume<u8>) -> Result<(), PipelineError> {
+    write_label_volume_as(path, labels)
+}
+
+/// Writes a label volume of any NIfTI sample type atomically as compressed NIfTI.
+fn write_label_volume_as<T: medprint_volume::nifti::NiftiSample>(
+    path: &Path,
+    labels: &medprint_volume::Volume<T>,
+) -> Result<(), PipelineError> {
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

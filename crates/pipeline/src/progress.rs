@@ -18,6 +18,8 @@ pub enum Stage {
     Surface,
     /// Smoothing, decimation, repair, validation.
     Condition,
+    /// Separation of touching bones.
+    Curing,
     /// Models at alternative thresholds.
     Alternatives,
     /// Tissue classes besides bone and their models.
@@ -36,6 +38,9 @@ impl Stage {
         let mut stages = vec![Stage::Load, Stage::Check, Stage::Segment];
         if options.model.is_some() {
             stages.push(Stage::Model);
+        }
+        if options.separate_bones {
+            stages.push(Stage::Curing);
         }
         stages.extend([Stage::Surface, Stage::Condition]);
         if !options.alternatives_hu.is_empty() {
@@ -63,6 +68,7 @@ impl Stage {
             Stage::Model => "trained model",
             Stage::Surface => "extract surface",
             Stage::Condition => "condition mesh",
+            Stage::Curing => "separate bones",
             Stage::Alternatives => "alternative models",
             Stage::Tissues => "tissue models",
             Stage::PrintPrep => "print preparation",

@@ -81,6 +81,8 @@ pub struct SegmentationReport {
     pub table_voxels_removed: u64,
     /// Voxels excluded from bone as metal (implants) or its partial-volume rim.
     pub metal_voxels_excluded: u64,
+    /// Individual bones after separating touching ones (`--separate-bones`).
+    pub bone_instances: Option<usize>,
     /// How the patient parameters moved the threshold, when given.
     pub patient_adjustment: Option<PatientAdjustment>,
     /// The trained model used with the threshold, when one was given.

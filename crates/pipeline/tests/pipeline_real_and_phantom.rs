@@ -335,3 +335,32 @@ fn print_ready_pieces_are_closed_fit_the_build_volume_and_carry_a_tag() {
     let second = convert_path(&input, again.path(), &options, &NoProgress).expect("convert");
     assert_eq!(second.print.and_then(|p| p.preparation.tag_code).as_deref(), Some(code));
 }
+
+#[test]
+fn touching_bones_are_separated_into_instances() {
+    let input = shared_data("ct-abdomen-3mm/ct.nii.gz");
+    let out = tempfile::tempdir().expect("tempdir");
+    let options = ConvertOptions {
+        separate_bones: true,
+        previews: false,
+        ..ConvertOptions::default()
+    };
+    let report = convert_path(&input, out.path(), &options, &NoProgress).expect("convert");
+    let count = report.segmentation.bone_instances.expect("instances counted");
+    let instances = read_nifti_scan(&out.path().join(medprint_pipeline::convert::BONE_INSTANCES))
+        .expect("instances written")
+        .volume;
+    let max = instances.data().iter().copied().max().unwrap_or(0);
+    println!("bone instances: {count}");
+    assert!(count > 10, "ribs, vertebrae and pelvis are separate bones: {count}");
+    assert_eq!(max as usize, count, "labels run 1..=count");
+    // Every bone voxel has an instance and nothing else does.
+    let labels = read_nifti_scan(&out.path().join(OutputNames::LABELS))
+        .expect("labels")
+        .volume;
+    assert!(labels
+        .data()
+        .iter()
+        .zip(instances.data())
+        .all(|(&l, &i)| (l != 0) == (i != 0)));
+}
