@@ -266,47 +266,47 @@ impl TriangleGrid {
     }
 }
 
-/// Exact Euclidean distance from `p` to the closed triangle `t` (Ericson's closest-point
-/// region test).
+/// Exact Euclidean distance from `p` to the closed triangle `t`.
 pub(crate) fn point_triangle_distance(p: [f64; 3], t: &[[f64; 3]; 3]) -> f64 {
-    let [a, b, c] = *t;
+    norm(sub(p, closest_point_on_triangle(p, t[0], t[1], t[2])))
+}
+
+/// Closest point to `p` on the closed triangle `abc` (Ericson, Real-Time Collision Detection
+/// §5.1.5: Voronoi regions of the vertices, then of the edges, then the face).
+pub fn closest_point_on_triangle(p: [f64; 3], a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> [f64; 3] {
+    let along = |o: [f64; 3], d: [f64; 3], t: f64| -> [f64; 3] { std::array::from_fn(|k| o[k] + t * d[k]) };
     let ab = sub(b, a);
     let ac = sub(c, a);
     let ap = sub(p, a);
     let d1 = dot(ab, ap);
     let d2 = dot(ac, ap);
     if d1 <= 0.0 && d2 <= 0.0 {
-        return norm(ap);
+        return a;
     }
     let bp = sub(p, b);
     let d3 = dot(ab, bp);
     let d4 = dot(ac, bp);
     if d3 >= 0.0 && d4 <= d3 {
-        return norm(bp);
+        return b;
     }
     let vc = d1 * d4 - d3 * d2;
     if vc <= 0.0 && d1 >= 0.0 && d3 <= 0.0 {
-        let v = d1 / (d1 - d3);
-        return norm(sub(p, std::array::from_fn(|k| a[k] + v * ab[k])));
+        return along(a, ab, d1 / (d1 - d3));
     }
     let cp = sub(p, c);
     let d5 = dot(ab, cp);
     let d6 = dot(ac, cp);
     if d6 >= 0.0 && d5 <= d6 {
-        return norm(cp);
+        return c;
     }
     let vb = d5 * d2 - d1 * d6;
     if vb <= 0.0 && d2 >= 0.0 && d6 <= 0.0 {
-        let w = d2 / (d2 - d6);
-        return norm(sub(p, std::array::from_fn(|k| a[k] + w * ac[k])));
+        return along(a, ac, d2 / (d2 - d6));
     }
     let va = d3 * d6 - d5 * d4;
     if va <= 0.0 && (d4 - d3) >= 0.0 && (d5 - d6) >= 0.0 {
-        let w = (d4 - d3) / ((d4 - d3) + (d5 - d6));
-        return norm(sub(p, std::array::from_fn(|k| b[k] + w * (c[k] - b[k]))));
+        return along(b, sub(c, b), (d4 - d3) / ((d4 - d3) + (d5 - d6)));
     }
     let denom = 1.0 / (va + vb + vc);
-    let v = vb * denom;
-    let w = vc * denom;
-    norm(sub(p, std::array::from_fn(|k| a[k] + ab[k] * v + ac[k] * w)))
+    along(along(a, ab, vb * denom), ac, vc * denom)
 }

@@ -60,44 +60,8 @@ pub fn frame(d: Vec3) -> (Vec3, Vec3) {
     (u, v)
 }
 
-/// Closest point to `p` on triangle `abc` (Ericson, Real-Time Collision Detection §5.1.5).
-pub fn closest_point_on_triangle(p: Vec3, a: Vec3, b: Vec3, c: Vec3) -> Vec3 {
-    let ab = sub(b, a);
-    let ac = sub(c, a);
-    let ap = sub(p, a);
-    let d1 = dot(ab, ap);
-    let d2 = dot(ac, ap);
-    if d1 <= 0.0 && d2 <= 0.0 {
-        return a;
-    }
-    let bp = sub(p, b);
-    let d3 = dot(ab, bp);
-    let d4 = dot(ac, bp);
-    if d3 >= 0.0 && d4 <= d3 {
-        return b;
-    }
-    let vc = d1 * d4 - d3 * d2;
-    if vc <= 0.0 && d1 >= 0.0 && d3 <= 0.0 {
-        return add(a, scale(ab, d1 / (d1 - d3)));
-    }
-    let cp = sub(p, c);
-    let d5 = dot(ab, cp);
-    let d6 = dot(ac, cp);
-    if d6 >= 0.0 && d5 <= d6 {
-        return c;
-    }
-    let vb = d5 * d2 - d1 * d6;
-    if vb <= 0.0 && d2 >= 0.0 && d6 <= 0.0 {
-        return add(a, scale(ac, d2 / (d2 - d6)));
-    }
-    let va = d3 * d6 - d5 * d4;
-    if va <= 0.0 && (d4 - d3) >= 0.0 && (d5 - d6) >= 0.0 {
-        let w = (d4 - d3) / ((d4 - d3) + (d5 - d6));
-        return add(b, scale(sub(c, b), w));
-    }
-    let denom = 1.0 / (va + vb + vc);
-    add(a, add(scale(ab, vb * denom), scale(ac, vc * denom)))
-}
+/// Closest point to `p` on triangle `abc` (the mesh library's exact region test).
+pub use medprint_mesh::surface_distance::closest_point_on_triangle;
 
 #[cfg(test)]
 mod tests {
