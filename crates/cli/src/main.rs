@@ -4,6 +4,7 @@
 
 mod eval;
 mod progress;
+mod server_cmd;
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -12,16 +13,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use medprint_pipeline::print_ready::print_options;
-use medprint_pipeline::tissues::parse_tissue_list;
+use medprint_pipeline::params::{BoneKind, ModalityKind, RunParams, SexKind};
 use medprint_pipeline::{
     convert_path, run_demo, ConvertOptions, DemoComparison, PipelineError, Report, Stage, TrainedModel,
 };
 use medprint_segment::forest::ForestResolution;
 use medprint_segment::fusion::FusionRule;
-use medprint_segment::patient::{PatientParams, Sex};
-use medprint_segment::threshold::BoneType;
-use medprint_volume::input::Modality;
 
 const EXIT_CODES: &str = "\
 EXIT CODES:
@@ -75,6 +72,18 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Train bone decision forests from labelled scans and write a model file for `convert --model`.
     Train(train::TrainArgs),
+    /// Run the order server: API, web app and in-process workers (SQLite and a local folder by default).
+    Serve(server_cmd::ServeArgs),
+    /// Run a job worker against the server's database and storage (scale-out).
+    Worker(server_cmd::WorkerArgs),
+    /// Check the hash-chained audit trail of a database (exit 7 when changed) or of a downloaded order trail.
+    Verify(server_cmd::VerifyArgs),
+    /// Create an order on a server, upload a scan (resumable, de-duplicated) and submit it.
+    Submit(server_cmd::SubmitArgs),
+    /// Show an order's state and progress, or list orders.
+    Status(server_cmd::StatusArgs),
+    /// Download a version's models, labels, report and the audit trail.
+    Download(server_cmd::DownloadArgs),
 }
 
 #[derive(clap::Args)]
@@ -184,38 +193,45 @@ enum SexArg {
 
 impl PipelineArgs {
     fn options(&self) -> Result<ConvertOptions, PipelineError> {
-        let mut options = ConvertOptions {
+        let params = RunParams {
             modality: self.modality.map(|m| match m {
-                ModalityArg::Ct => Modality::Ct,
-                ModalityArg::Mr => Modality::Mr,
-                ModalityArg::Pt => Modality::Pt,
-                ModalityArg::Nm => Modality::Nm,
+                ModalityArg::Ct => ModalityKind::Ct,
+                ModalityArg::Mr => ModalityKind::Mr,
+                ModalityArg::Pt => ModalityKind::Pt,
+                ModalityArg::Nm => ModalityKind::Nm,
             }),
+            bone: match self.bone {
+                BoneArg::Hard => BoneKind::Hard,
+                BoneArg::Soft => BoneKind::Soft,
+            },
+            threshold_hu: self.threshold,
+            smooth: self.smooth,
+            keep: self.keep,
             previews: !self.no_preview,
-            ..ConvertOptions::default()
+            alternatives_hu: self.alternatives.clone(),
+            tissues: self.tissues.clone(),
+            separate_bones: self.separate_bones,
+            print_ready: self.print_ready,
+            build_volume_mm: match self.build_volume.as_slice() {
+                [x, y, z] => [*x, *y, *z],
+                _ => {
+                    return Err(PipelineError::Usage(
+                        "--build-volume needs three positive sizes in mm".into(),
+                    ))
+                }
+            },
+            hollow_mm: self.hollow,
+            supports: self.supports,
+            tag: !self.no_tag,
+            age_years: self.age,
+            sex: self.sex.map(|s| match s {
+                SexArg::Female => SexKind::Female,
+                SexArg::Male => SexKind::Male,
+                SexArg::Unknown => SexKind::Unknown,
+            }),
+            weight_kg: self.weight,
         };
-        options.bone.bone = match self.bone {
-            BoneArg::Hard => BoneType::Hard,
-            BoneArg::Soft => BoneType::Soft,
-        };
-        options.bone.threshold_override_hu = self.threshold;
-        options.condition.smooth_iterations = self.smooth;
-        let default_decimation = options.condition.decimate.unwrap_or_default();
-        options.condition.decimate = (self.keep < 1.0).then_some(medprint_mesh::decimate::DecimateOptions {
-            target_ratio: self.keep.clamp(0.01, 1.0),
-            ..default_decimation
-        });
-        if self.age.is_some() || self.sex.is_some() || self.weight.is_some() {
-            options.bone.patient = Some(PatientParams {
-                age_years: self.age,
-                sex: self.sex.map(|s| match s {
-                    SexArg::Female => Sex::Female,
-                    SexArg::Male => Sex::Male,
-                    SexArg::Unknown => Sex::Unknown,
-                }),
-                weight_kg: self.weight,
-            });
-        }
+        let mut options = params.to_options()?;
         options.model = self.model.as_deref().map(TrainedModel::load).transpose()?;
         options.fusion = match self.fusion {
             FusionArg::Learned => FusionRule::Learned,
@@ -227,23 +243,6 @@ impl PipelineArgs {
             ForestGridArg::Refined => ForestResolution::Refined,
             ForestGridArg::Full => ForestResolution::Full,
         };
-        options.alternatives_hu = self.alternatives.clone();
-        options.separate_bones = self.separate_bones;
-        if self.print_ready {
-            let volume = match self.build_volume.as_slice() {
-                [x, y, z] if [x, y, z].iter().all(|v| v.is_finite() && **v > 0.0) => [*x, *y, *z],
-                _ => {
-                    return Err(PipelineError::Usage(
-                        "--build-volume needs three positive sizes in mm".into(),
-                    ))
-                }
-            };
-            options.print = Some(print_options(volume, self.hollow, self.supports, !self.no_tag));
-        }
-        if let Some(list) = &self.tissues {
-            options.tissues =
-                parse_tissue_list(list).map_err(|reason| PipelineError::Usage(format!("--tissues: {reason}")))?;
-        }
         Ok(options)
     }
 }
@@ -355,6 +354,12 @@ fn main() -> ExitCode {
         }
         Command::Eval(args) => eval::run(args),
         Command::Train(args) => train::run(args),
+        Command::Serve(args) => server_cmd::serve(args),
+        Command::Worker(args) => server_cmd::worker(args),
+        Command::Verify(args) => server_cmd::verify(args),
+        Command::Submit(args) => server_cmd::submit(args),
+        Command::Status(args) => server_cmd::status(args),
+        Command::Download(args) => server_cmd::download(args),
         Command::Demo { out, pipeline, check } => {
             let options = match pipeline.options() {
                 Ok(options) => options,

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use medprint_mesh::condition::{condition, ConditionOptions};
-use medprint_mesh::export::{write_3mf, write_stl_binary, ModelPart};
+use medprint_mesh::decimate::decimate_to_triangle_count;
+use medprint_mesh::export::{write_3mf, write_glb, write_stl_binary, ModelPart};
 use medprint_mesh::isosurface::{try_extract_isosurface, IsosurfaceError};
 use medprint_mesh::measure::signed_volume_mm3;
 use medprint_mesh::shells::split_shells;
@@ -41,6 +42,11 @@ impl OutputNames {
     pub const STL: &'static str = "model.stl";
     /// 3MF with one object per connected part.
     pub const THREEMF: &'static str = "model.3mf";
+    /// Binary glTF of the same parts (web and AR viewers), metres, +Y up.
+    pub const GLB: &'static str = "model.glb";
+    /// A light GLB for the web viewer: every part decimated so that the whole model has about
+    /// [`WEB_VIEWER_TRIANGLES`] triangles.
+    pub const WEB_GLB: &'static str = "model-web.glb";
     /// Label volume on the input grid.
     pub const LABELS: &'static str = "labels.nii.gz";
     /// The run report.
@@ -48,6 +54,9 @@ impl OutputNames {
     /// Folder of PNG previews.
     pub const PREVIEW_DIR: &'static str = "preview";
 }
+
+/// Triangle budget of `model-web.glb`.
+pub const WEB_VIEWER_TRIANGLES: usize = 10_000;
 
 /// Label value of bone in `labels.nii.gz`.
 pub const BONE_LABEL: u8 = 1;
@@ -630,7 +639,16 @@ fn export_models(
     models.1?;
     labels?;
     parts?;
-    outputs.extend([OutputNames::STL, OutputNames::THREEMF, OutputNames::LABELS].map(String::from));
+    outputs.extend(
+        [
+            OutputNames::STL,
+            OutputNames::THREEMF,
+            OutputNames::GLB,
+            OutputNames::WEB_GLB,
+            OutputNames::LABELS,
+        ]
+        .map(String::from),
+    );
     outputs.extend(tissue_models.iter().map(|m| m.report.stl.clone()));
     Ok(())
 }
@@ -654,9 +672,39 @@ fn write_model_parts(path: &Path, mesh: &Mesh, tissues: &[TissueModel]) -> Resul
             color_rgba: class_color(t.class),
         }))
         .collect();
+    let dir = path.parent().unwrap_or(Path::new("."));
     write_atomically(path, |tmp| {
         let file = File::create(tmp).map_err(|e| e.to_string())?;
         write_3mf(BufWriter::with_capacity(1 << 20, file), &named).map_err(|e| e.to_string())
+    })?;
+    write_atomically(&dir.join(OutputNames::GLB), |tmp| {
+        let file = File::create(tmp).map_err(|e| e.to_string())?;
+        write_glb(BufWriter::with_capacity(1 << 20, file), &named).map_err(|e| e.to_string())
+    })?;
+    let total: usize = named.iter().map(|p| p.mesh.triangle_count()).sum::<usize>().max(1);
+    let light: Vec<Mesh> = named
+        .par_iter()
+        .map(|p| {
+            let share = p.mesh.triangle_count() * WEB_VIEWER_TRIANGLES / total;
+            if share >= p.mesh.triangle_count() {
+                p.mesh.clone()
+            } else {
+                decimate_to_triangle_count(p.mesh, share.max(12))
+            }
+        })
+        .collect();
+    let light_parts: Vec<ModelPart> = named
+        .iter()
+        .zip(&light)
+        .map(|(p, mesh)| ModelPart {
+            name: p.name.clone(),
+            mesh,
+            color_rgba: p.color_rgba,
+        })
+        .collect();
+    write_atomically(&dir.join(OutputNames::WEB_GLB), |tmp| {
+        let file = File::create(tmp).map_err(|e| e.to_string())?;
+        write_glb(BufWriter::with_capacity(1 << 20, file), &light_parts).map_err(|e| e.to_string())
     })
 }
 

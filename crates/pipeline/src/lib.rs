@@ -7,6 +7,7 @@
 
 pub mod convert;
 pub mod demo;
+pub mod params;
 pub mod print_ready;
 pub mod progress;
 pub mod report;
@@ -14,5 +15,6 @@ pub mod tissues;
 
 pub use convert::{convert_path, convert_scan, ConvertOptions, OutputNames, PipelineError, TrainedModel};
 pub use demo::{run_demo, DemoComparison, DemoOutcome};
+pub use params::RunParams;
 pub use progress::{NoProgress, Progress, Stage};
 pub use report::Report;
