@@ -59,7 +59,7 @@ pub struct ServeArgs {
     /// In-process workers (0: only separate `medprint worker` processes run jobs).
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
-    /// The built web app to serve at / (default: web/dist when it exists).
+    /// Serve the web app from this folder (development of web/) instead of the copy built into the binary.
     #[arg(long)]
     pub web: Option<PathBuf>,
     /// Password of the first administrator (admin@localhost) on an empty database (default: random, written to DATA_DIR/initial-admin-password.txt).
@@ -188,7 +188,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             let mut config = args.backend.config(args.bind);
             config.workers = args.workers;
             config.admin_password = args.admin_password;
-            config.web_dir = args.web.or_else(|| Some(PathBuf::from("web/dist")));
+            config.web_dir = args.web;
             medprint_server::serve(config).await.context("server")
         })
     }))

@@ -142,6 +142,34 @@ async fn full_flow(engine: Engine) {
         .await;
     assert_eq!(bad.unwrap_err().status(), Some(404));
 
+    // The quote uses the measured model volume once processed; before, typical volumes.
+    let q = team
+        .surgeon
+        .get(&format!("/api/orders/{order_id}/quote"))
+        .await
+        .unwrap();
+    assert_eq!(q["measured"], true);
+    assert_eq!(q["material"]["name"], "PLA", "the prescription's first material");
+    let bone_cm3 = detail["versions"][0]["summary"]["segmentation"]["bone_volume_mm3"]
+        .as_f64()
+        .unwrap()
+        / 1000.0;
+    assert!((q["volume_cm3"].as_f64().unwrap() - bone_cm3).abs() < 1e-6);
+    let before = team
+        .surgeon
+        .get("/api/quote?anatomy=pelvis,femur&material=resin&deadline=2030-01-01")
+        .await
+        .unwrap();
+    assert_eq!(
+        (before["measured"].as_bool(), before["volume_cm3"].as_f64()),
+        (Some(false), Some(780.0))
+    );
+    assert!(before["price_eur"].as_f64().unwrap() > q["price_eur"].as_f64().unwrap() * 0.5);
+    assert_eq!(
+        team.surgeon.get("/api/quote?material=gold").await.unwrap_err().status(),
+        Some(400)
+    );
+
     // Review: the clinician annotates and asks for soft bone; version 2 is made, v1 stays.
     team.surgeon
         .post(

@@ -441,6 +441,24 @@ async fn hostile_input_gets_clear_errors() {
             op.path
         );
     }
+    // Every other path is the web app (HTML with security headers); /api/… never is.
+    let page = reqwest::get(format!("{base}/orders/123/review")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert_eq!(
+        raw(base, Method::GET, "/api/no/such/route", Some(&token), None, vec![])
+            .await
+            .1["error"],
+        "not_found"
+    );
+
     // The server is still healthy after all this.
     assert_eq!(raw(base, Method::GET, "/api/health", None, None, vec![]).await.0, 200);
     drop(server);

@@ -47,6 +47,8 @@ impl OutputNames {
     /// A light GLB for the web viewer: every part decimated so that the whole model has about
     /// [`WEB_VIEWER_TRIANGLES`] triangles.
     pub const WEB_GLB: &'static str = "model-web.glb";
+    /// The scan itself as int16 NIfTI (stored values; written with `write_scan`, for viewers).
+    pub const SCAN: &'static str = "scan.nii.gz";
     /// Label volume on the input grid.
     pub const LABELS: &'static str = "labels.nii.gz";
     /// The run report.
@@ -94,6 +96,8 @@ pub struct ConvertOptions {
     /// Tissue classes modelled besides bone (`--tissues`); when not empty `labels.nii.gz` holds
     /// every class's label value and each class gets its own printable object.
     pub tissues: Vec<TissueClass>,
+    /// Also write the loaded scan as `scan.nii.gz` (the web viewer's slices).
+    pub write_scan: bool,
 }
 
 /// A bone model read from a file, shared between runs.
@@ -133,6 +137,7 @@ impl Default for ConvertOptions {
             tissues: Vec::new(),
             separate_bones: false,
             print: None,
+            write_scan: false,
         }
     }
 }
@@ -419,7 +424,12 @@ pub fn convert_scan(
         None => None,
     };
     clock.run(Stage::Export, || {
-        export_models(out_dir, &mesh, &seg, tissues.as_ref(), &mut outputs)
+        export_models(out_dir, &mesh, &seg, tissues.as_ref(), &mut outputs)?;
+        if options.write_scan {
+            write_label_volume_as(&out_dir.join(OutputNames::SCAN), &scan.volume)?;
+            outputs.push(OutputNames::SCAN.to_string());
+        }
+        Ok::<(), PipelineError>(())
     })?;
     if options.previews {
         clock.run(Stage::Preview, || {

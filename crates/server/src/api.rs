@@ -53,6 +53,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/orders/{id}/audit", get(order_audit))
         .route("/api/orders/{id}/versions/{version}/files/{name}", get(download))
         .route("/api/jobs/{id}/cancel", post(cancel_job))
+        .route("/api/materials", get(materials))
+        .route("/api/quote", get(quote_for_anatomy))
+        .route("/api/orders/{id}/quote", get(quote_for_order))
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(
             Router::new()
@@ -64,19 +67,32 @@ pub fn router(state: AppState) -> Router {
                 )
                 .layer(DefaultBodyLimit::max(chunk_limit)),
         )
-        .fallback(api_not_found);
-    let app = match &state.config.web_dir {
-        Some(dir) if dir.join("index.html").is_file() => api.fallback_service(
-            tower_http::services::ServeDir::new(dir)
-                .fallback(tower_http::services::ServeFile::new(dir.join("index.html"))),
-        ),
-        _ => api,
-    };
-    app.with_state(state)
+        .fallback(web_or_not_found);
+    api.with_state(state)
 }
 
-async fn api_not_found() -> ApiError {
-    ApiError::NotFound("route".into())
+/// Unknown `/api/…` routes are JSON 404s; every other path is the web app.
+async fn web_or_not_found(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let path = request.uri().path().to_string();
+    if path == "/api" || path.starts_with("/api/") {
+        return ApiError::NotFound("route".into()).into_response();
+    }
+    match &state.config.web_dir {
+        Some(dir) => {
+            use tower::ServiceExt;
+            let service = tower_http::services::ServeDir::new(dir)
+                .fallback(tower_http::services::ServeFile::new(dir.join("index.html")));
+            match service.oneshot(request).await {
+                Ok(r) => {
+                    let mut r = r.map(Body::new);
+                    crate::web::harden(&mut r);
+                    r
+                }
+                Err(e) => ApiError::Internal(e.to_string()).into_response(),
+            }
+        }
+        None => crate::web::embedded(&path),
+    }
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -119,6 +135,109 @@ fn bounded(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
         return Err(ApiError::BadRequest(format!("{field} is longer than {max} characters")));
     }
     Ok(())
+}
+
+// ---- quotes ----
+
+async fn materials(_caller: Caller) -> Json<Value> {
+    Json(json!(crate::quote::MATERIALS))
+}
+
+fn parse_deadline(text: Option<&str>) -> Result<Option<chrono::NaiveDate>, ApiError> {
+    text.filter(|t| !t.is_empty())
+        .map(|t| {
+            chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "deadline {:?}: expected YYYY-MM-DD",
+                    t.chars().take(20).collect::<String>()
+                ))
+            })
+        })
+        .transpose()
+}
+
+fn material_or_default(name: Option<&str>) -> Result<crate::quote::Material, ApiError> {
+    let name = name.filter(|n| !n.is_empty()).unwrap_or("PLA");
+    crate::quote::material(name).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "unknown material {:?}",
+            name.chars().take(40).collect::<String>()
+        ))
+    })
+}
+
+/// `GET /api/quote?anatomy=pelvis,femur&material=PLA&deadline=YYYY-MM-DD`: a quote before
+/// processing, from typical volumes of the anatomy asked for.
+async fn quote_for_anatomy(
+    _caller: Caller,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let anatomy: Vec<&str> = q
+        .get("anatomy")
+        .map(|a| a.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    if anatomy.len() > 50 {
+        return Err(ApiError::BadRequest("at most 50 anatomy names".into()));
+    }
+    let volume: f64 = if anatomy.is_empty() {
+        crate::quote::typical_volume_cm3("")
+    } else {
+        anatomy.iter().map(|a| crate::quote::typical_volume_cm3(a)).sum()
+    };
+    let material = material_or_default(q.get("material").map(String::as_str))?;
+    let deadline = parse_deadline(q.get("deadline").map(String::as_str))?;
+    Ok(Json(json!(crate::quote::quote(
+        volume,
+        false,
+        material,
+        chrono::Utc::now().date_naive(),
+        deadline
+    ))))
+}
+
+/// `GET /api/orders/{id}/quote?material=…`: the quote of an order, from its model's measured
+/// volume once processed, its prescription's materials and deadline.
+async fn quote_for_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Action::ViewOrder)?;
+    let order = order_of_caller(&state.store, &caller, &id).await?;
+    let prescription: Prescription = serde_json::from_str(&order.prescription).unwrap_or_default();
+    let versions = state.store.versions(&id).await?;
+    let measured = versions
+        .iter()
+        .find(|v| v.version == order.current_version)
+        .and_then(|v| serde_json::from_str::<Value>(&v.summary).ok())
+        .and_then(|s| s["segmentation"]["bone_volume_mm3"].as_f64())
+        .map(|mm3| mm3 / 1000.0);
+    let volume = measured.unwrap_or_else(|| {
+        prescription
+            .anatomy
+            .iter()
+            .map(|a| crate::quote::typical_volume_cm3(a))
+            .sum::<f64>()
+            .max(1.0)
+    });
+    let preferred = prescription
+        .material_preferences
+        .iter()
+        .find(|m| crate::quote::material(m).is_some())
+        .map(String::as_str);
+    let material = material_or_default(q.get("material").map(String::as_str).or(preferred))?;
+    let deadline = parse_deadline(prescription.deadline.as_deref())?;
+    let today = chrono::DateTime::from_timestamp_millis(order.created_ms)
+        .map(|d| d.date_naive())
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    Ok(Json(json!(crate::quote::quote(
+        volume,
+        measured.is_some(),
+        material,
+        today,
+        deadline
+    ))))
 }
 
 // ---- sign-in, tokens, organisations, users ----
@@ -585,6 +704,10 @@ struct ActionRequest {
     /// Quality control tolerance in mm (default 0.5 mm).
     #[serde(default)]
     tolerance_mm: Option<f64>,
+    /// Structured choices recorded with the action (parts and material chosen at approval,
+    /// the printer assigned when printing starts…), at most 8 KB of JSON.
+    #[serde(default)]
+    data: Option<Value>,
 }
 
 /// One QC measurement: a named dimension on the model and on the print, mm.
@@ -635,6 +758,12 @@ async fn order_action(
     let store = &state.store;
     let mut to = action.next_state(from);
     let mut details = json!({"from": from.as_str(), "comment": req.comment});
+    if let Some(data) = &req.data {
+        if data.to_string().len() > 8192 {
+            return Err(ApiError::BadRequest("data is larger than 8 KB".into()));
+        }
+        details["data"] = data.clone();
+    }
     let mut enqueue = None;
     let mut gate = None;
     match action {
@@ -732,7 +861,7 @@ async fn order_action(
             json!({"passed": data["passed"], "worst_deviation_mm": data["worst_deviation_mm"],
                    "tolerance_mm": data["tolerance_mm"], "measurements": req.measurements})
         } else {
-            data
+            req.data.clone().unwrap_or(data)
         };
         gate = Some(GateRow {
             order_id: id.clone(),

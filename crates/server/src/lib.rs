@@ -11,8 +11,10 @@ pub mod auth;
 pub mod client;
 pub mod error;
 pub mod openapi;
+pub mod quote;
 pub mod storage;
 pub mod uploads;
+pub mod web;
 pub mod worker;
 pub mod workflow;
 
@@ -60,7 +62,8 @@ pub struct ServerConfig {
     pub max_json_bytes: usize,
     /// Files per order.
     pub max_files_per_order: usize,
-    /// The built web app (`web/dist`), served at `/` when present.
+    /// Serve the web app from this folder instead of the copy built into the binary
+    /// (development of `web/`).
     pub web_dir: Option<PathBuf>,
     /// Password of the first system administrator (`admin@localhost`) on an empty database;
     /// a random one is made and written to `DATA_DIR/initial-admin-password.txt` when `None`.

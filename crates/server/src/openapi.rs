@@ -252,7 +252,8 @@ fn schemas() -> Value {
             "params": {"type": "object", "description": "pipeline parameters (RunParams)"},
             "measurements": {"type": "array", "items": {"type": "object", "required": ["feature", "model_mm", "measured_mm"],
                 "properties": {"feature": {"type": "string"}, "model_mm": {"type": "number"}, "measured_mm": {"type": "number"}}}},
-            "tolerance_mm": {"type": "number"}}},
+            "tolerance_mm": {"type": "number"},
+            "data": {"type": "object", "description": "choices recorded with the action: parts and material at approval, printer at start_printing"}}},
         "Annotation": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}, "position": {}}},
         "Chunk": {"type": "string", "format": "binary"},
     })

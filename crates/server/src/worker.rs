@@ -199,7 +199,9 @@ async fn attempt(
 ) -> Result<AttemptEnd, AttemptError> {
     let params: RunParams =
         serde_json::from_str(&job.params).map_err(|e| AttemptError::Pipeline(format!("job parameters: {e}")))?;
-    let options = params.to_options().map_err(|e| AttemptError::Pipeline(e.to_string()))?;
+    let mut options = params.to_options().map_err(|e| AttemptError::Pipeline(e.to_string()))?;
+    // The review screen shows slices of the (de-identified) scan under the labels.
+    options.write_scan = true;
     let input_dir = scratch.join("input");
     let output_dir = scratch.join("output");
     std::fs::create_dir_all(&input_dir)?;
