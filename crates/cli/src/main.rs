@@ -3,6 +3,7 @@
 //! A thin layer over `medprint-pipeline`: argument parsing, progress bars, exit codes.
 
 mod eval;
+mod export_dicom;
 mod progress;
 mod server_cmd;
 mod train;
@@ -72,6 +73,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Train bone decision forests from labelled scans and write a model file for `convert --model`.
     Train(train::TrainArgs),
+    /// Write a NIfTI scan as a DICOM CT series (one file per slice, correct geometry).
+    ExportDicom(export_dicom::ExportDicomArgs),
     /// Run the order server: API, web app and in-process workers (SQLite and a local folder by default).
     Serve(server_cmd::ServeArgs),
     /// Run a job worker against the server's database and storage (scale-out).
@@ -354,6 +357,7 @@ fn main() -> ExitCode {
         }
         Command::Eval(args) => eval::run(args),
         Command::Train(args) => train::run(args),
+        Command::ExportDicom(args) => export_dicom::run(args),
         Command::Serve(args) => server_cmd::serve(args),
         Command::Worker(args) => server_cmd::worker(args),
         Command::Verify(args) => server_cmd::verify(args),

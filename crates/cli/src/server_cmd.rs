@@ -65,6 +65,10 @@ pub struct ServeArgs {
     /// Password of the first administrator (admin@localhost) on an empty database (default: random, written to DATA_DIR/initial-admin-password.txt).
     #[arg(long, env = "MEDPRINT_ADMIN_PASSWORD")]
     pub admin_password: Option<String>,
+    /// Create a demo organisation with one user per role (<role>@demo.hospital) and a demo order on an empty
+    /// database (admin password defaults to "medprint demo password").
+    #[arg(long)]
+    pub demo: bool,
 }
 
 /// `medprint worker`.
@@ -187,7 +191,12 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         rt.block_on(async {
             let mut config = args.backend.config(args.bind);
             config.workers = args.workers;
-            config.admin_password = args.admin_password;
+            config.demo = args.demo;
+            config.admin_password = match (args.admin_password, args.demo) {
+                (Some(p), _) => Some(p),
+                (None, true) => Some(medprint_server::demo::DEMO_PASSWORD.to_string()),
+                (None, false) => None,
+            };
             config.web_dir = args.web;
             medprint_server::serve(config).await.context("server")
         })

@@ -479,3 +479,86 @@ async fn twenty_concurrent_uploads_sqlite() {
 async fn twenty_concurrent_uploads_postgres() {
     concurrent_uploads(Engine::Postgres).await;
 }
+
+/// `medprint serve --demo` leaves a user able to try everything: users of every role and a
+/// processed demo order whose identity was stripped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn demo_server_is_ready_to_try() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = format!("sqlite://{}", data.join("medprint.db").display());
+    std::fs::create_dir_all(&data).unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medprint"))
+        .args([
+            "serve",
+            "--demo",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            &db,
+            "--data-dir",
+        ])
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let surgeon = loop {
+        match medprint_server::client::Client::login(
+            &base,
+            "surgeon@demo.hospital",
+            medprint_server::demo::DEMO_PASSWORD,
+        )
+        .await
+        {
+            Ok(c) => break c,
+            Err(e) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "demo users not created: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let order_id = loop {
+        let orders = surgeon.get("/api/orders").await.unwrap();
+        if let Some(id) = orders[0]["id"].as_str() {
+            break id.to_string();
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no demo order");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let d = wait_until(
+        &surgeon,
+        &order_id,
+        Duration::from_secs(300),
+        "demo order in review",
+        |d| d["order"]["state"] == "review",
+    )
+    .await;
+    assert_eq!(d["versions"].as_array().unwrap().len(), 1);
+    for role in medprint_server::demo::DEMO_ROLES {
+        medprint_server::client::Client::login(
+            &base,
+            &format!("{role}@demo.hospital"),
+            medprint_server::demo::DEMO_PASSWORD,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{role}: {e}"));
+    }
+    let files = surgeon.get(&format!("/api/orders/{order_id}/files")).await.unwrap();
+    assert!(files
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["state"] == "stored" && f["deid_report"].as_str().unwrap().contains("PatientName")));
+    let _ = child.kill();
+    let _ = child.wait();
+}

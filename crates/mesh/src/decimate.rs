@@ -252,10 +252,20 @@ fn decimate_shell_once(shell: &Mesh, o: &DecimateOptions, before: Option<&LocalC
     if acceptable(&out, &repaired) {
         return out;
     }
-    warn!(
-        ?repaired,
-        "decimation damaged the topology beyond repair; keeping the input shell"
-    );
+    // Tiny shells (a few voxels) routinely collapse to nothing: keeping them is expected, not
+    // worth a warning; a real shell that could not be decimated is.
+    if shell.triangles.len() < 200 || repaired.unique_edges == 0 {
+        tracing::debug!(
+            ?repaired,
+            triangles = shell.triangles.len(),
+            "decimation collapsed a small shell; keeping it"
+        );
+    } else {
+        warn!(
+            ?repaired,
+            "decimation damaged the topology beyond repair; keeping the input shell"
+        );
+    }
     shell.clone()
 }
 

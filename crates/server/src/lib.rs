@@ -9,6 +9,7 @@
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod demo;
 pub mod error;
 pub mod openapi;
 pub mod quote;
@@ -68,6 +69,8 @@ pub struct ServerConfig {
     /// Password of the first system administrator (`admin@localhost`) on an empty database;
     /// a random one is made and written to `DATA_DIR/initial-admin-password.txt` when `None`.
     pub admin_password: Option<String>,
+    /// Create the demo organisation, users and order on start ([`demo::seed_demo`]).
+    pub demo: bool,
 }
 
 impl ServerConfig {
@@ -86,6 +89,7 @@ impl ServerConfig {
             max_files_per_order: 20_000,
             web_dir: None,
             admin_password: None,
+            demo: false,
         }
     }
 }
@@ -197,6 +201,25 @@ pub async fn serve(config: ServerConfig) -> Result<(), ServeError> {
     }
     tracing::info!(%address, storage = %state.storage.location, "medprint server listening");
     println!("medprint server listening on http://{address}");
+    if state.config.demo {
+        let password = state.config.admin_password.clone().unwrap_or_default();
+        let scratch = state.config.data_dir.join("work");
+        let base = format!("http://{address}");
+        tokio::spawn(async move {
+            match demo::seed_demo(&base, &password, &scratch).await {
+                Ok(Some(order)) => println!(
+                    "demo: organisation \"{}\", users <role>@demo.hospital (password \"{}\"), order {order} processing",
+                    demo::DEMO_ORG,
+                    demo::DEMO_PASSWORD
+                ),
+                Ok(None) => println!(
+                    "demo: users <role>@demo.hospital (password \"{}\")",
+                    demo::DEMO_PASSWORD
+                ),
+                Err(e) => eprintln!("demo: could not create the demo order: {e}"),
+            }
+        });
+    }
     let app = api::router(state.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
