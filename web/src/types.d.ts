@@ -1,0 +1,2 @@
+declare module "dcmjs";
+declare module "*.css";
