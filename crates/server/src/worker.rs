@@ -260,7 +260,8 @@ async fn attempt(
     }
     let prefix = format!("orders/{}/jobs/{}/attempt-{}", job.order_id, job.id, job.attempts);
     let mut manifest = serde_json::Map::new();
-    for path in walk_files(&output_dir)? {
+    // Hidden files are the partial files of atomic writes: never outputs.
+    for path in crate::client::list_files(&output_dir)? {
         let relative = path
             .strip_prefix(&output_dir)
             .map(|p| p.to_string_lossy().replace('\\', "/"))
@@ -298,27 +299,4 @@ async fn attempt(
             AttemptEnd::LeaseLost
         })
     }
-}
-
-/// Every regular file under `dir`, sorted.
-fn walk_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d)? {
-            let entry = entry?;
-            let kind = entry.file_type()?;
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with('.') {
-                continue; // partial files of atomic writes
-            }
-            if kind.is_dir() {
-                stack.push(entry.path());
-            } else if kind.is_file() {
-                out.push(entry.path());
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
 }
