@@ -1,2 +1,5 @@
-declare module "dcmjs";
+declare module "dcmjs" {
+  const dcmjs: any;
+  export default dcmjs;
+}
 declare module "*.css";
