@@ -161,6 +161,21 @@ pub(crate) async fn insert_job(conn: &mut AnyConnection, job: &NewJob) -> Result
     Ok(())
 }
 
+/// Moves an order that is `processing` to `to` (other states are left alone) and returns its
+/// organisation.
+async fn leave_processing(conn: &mut AnyConnection, order_id: &str, to: &str, now: i64) -> Result<String, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE orders SET state = CASE WHEN state = 'processing' THEN $1 ELSE state END, updated_ms = $2 \
+         WHERE id = $3 RETURNING org_id",
+    )
+    .bind(to)
+    .bind(now)
+    .bind(order_id)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("org_id")?)
+}
+
 fn worker_audit(worker: &str, org_id: &str, order_id: &str, action: &str, details: String) -> AuditRecord {
     AuditRecord {
         at_ms: now_ms(),
@@ -369,15 +384,7 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let org_id: String = sqlx::query(
-            "UPDATE orders SET state = CASE WHEN state = 'processing' THEN 'review' ELSE state END, updated_ms = $1 \
-             WHERE id = $2 RETURNING org_id",
-        )
-        .bind(now)
-        .bind(&job.order_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("org_id")?;
+        let org_id = leave_processing(&mut tx, &job.order_id, "review", now).await?;
         let mut audit = worker_audit(
             worker,
             &org_id,
@@ -424,15 +431,7 @@ impl Store {
         .bind(job_id)
         .execute(&mut *tx)
         .await?;
-        let org_id: String = sqlx::query(
-            "UPDATE orders SET state = CASE WHEN state = 'processing' THEN 'uploaded' ELSE state END, updated_ms = $1 \
-             WHERE id = $2 RETURNING org_id",
-        )
-        .bind(now)
-        .bind(&job.order_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("org_id")?;
+        let org_id = leave_processing(&mut tx, &job.order_id, "uploaded", now).await?;
         let details = serde_json::json!({"job": job.id, "attempt": job.attempts, "retry": retry, "retry_in_ms": delay, "error": error}).to_string();
         append(
             &mut tx,
