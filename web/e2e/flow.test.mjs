@@ -449,7 +449,7 @@ try {
     await touch("touchStart", bx, by);
     for (let i = 1; i <= 6; i++) await touch("touchMove", bx + i * 4, by);
     await touch("touchEnd", bx + 24, by);
-    await phone.waitForFunction(() => /Edits: \+\d+/.test(document.querySelector('[data-testid="edit-info"]').textContent));
+    await phone.waitForFunction(() => /Edits: \+[1-9]\d*/.test(document.querySelector('[data-testid="edit-info"]').textContent));
     await phone.click("details.changes summary");
     await phone.fill('input[aria-label="Threshold (HU)"]', "160");
     await phone.fill('[data-testid="review-comment"]', "Fill the gap in the vertebral arch");
@@ -457,7 +457,16 @@ try {
     await phone.waitForURL(/#\/orders\/[^/]+$/);
     const v2 = await waitState(api.radiologist, phoneOrder.id, "review");
     assert.equal(v2.order.current_version, 2);
-    assert.equal(v2.versions.find((v) => v.version === 2).params.threshold_hu, 160);
+    const v2params = v2.versions.find((v) => v.version === 2).params;
+    assert.equal(v2params.threshold_hu, 160);
+    // The stroke reached the pipeline as a label edit on the axial slice and was applied.
+    assert.equal(v2params.label_edits.length, 1);
+    assert.equal(v2params.label_edits[0].mode, "add");
+    assert.equal(v2params.label_edits[0].normal_axis, 2);
+    assert.ok(v2params.label_edits[0].points_vox.length >= 2);
+    const v2report = await api.radiologist.get(`/api/orders/${phoneOrder.id}/versions/2/files/report.json`);
+    assert.equal(v2report.segmentation.edits.strokes, 1);
+    assert.ok(v2report.segmentation.edits.voxels_added > 0, JSON.stringify(v2report.segmentation.edits));
     await phone.waitForSelector('.version[data-version="2"]');
   });
   await step("anomalies in plain words: an MRI sent as CT", async () => {

@@ -26,6 +26,17 @@ export interface EditStroke {
   points_vox: Array<[number, number]>;
 }
 
+/** A brush/eraser stroke as the server's pipeline applies it (`RunParams.label_edits`). */
+export interface LabelEdit {
+  mode: "add" | "remove";
+  /** voxel axis normal to the slice (0 = i, 1 = j, 2 = k) */
+  normal_axis: number;
+  slice: number;
+  radius_vox: number;
+  /** in-plane voxel coordinates along the two other axes, in increasing axis order */
+  points_vox: Array<[number, number]>;
+}
+
 interface Pane {
   name: PaneName;
   slice: number; // voxel axis through the plane
@@ -220,7 +231,7 @@ export class SliceViewer {
       this.mode === "draw" ? { kind: "slice", ...base } : { mode: this.mode, radius_vox: this.brushRadius, ...base };
     this.drawing = { pane: p, stroke, pointer: e.pointerId };
     if (this.mode === "draw") this.pending = stroke as SliceStroke;
-    else this.paint(p, vox, (stroke as EditStroke).mode);
+    else this.paint(p, base.points_vox[0], (stroke as EditStroke).mode);
     this.render();
   }
 
@@ -237,7 +248,7 @@ export class SliceViewer {
     const last = pts[pts.length - 1];
     if (Math.hypot(q[0] - last[0], q[1] - last[1]) < 0.5) return;
     pts.push(q);
-    if (this.mode === "brush" || this.mode === "erase") this.paint(p, vox, this.mode);
+    if (this.mode === "brush" || this.mode === "erase") this.paint(p, q, this.mode);
     this.render();
   }
 
@@ -254,8 +265,10 @@ export class SliceViewer {
     this.render();
   }
 
-  /** Brush/eraser on the local copy of the labels (a disc on the current plane). */
-  private paint(p: Pane, vox: Vec3, mode: "brush" | "erase") {
+  /** Brush/eraser on the local copy of the labels: a disc on the current plane centred on the
+   * voxel holding the stored (rounded) in-plane point, the same rule as the server's
+   * `medprint_segment::edits`, so the re-run applies exactly what is shown. */
+  private paint(p: Pane, point: [number, number], mode: "brush" | "erase") {
     if (!this.labels && !this.scan) return;
     const g = this.grid;
     if (!this.labelsEdited) {
@@ -263,17 +276,32 @@ export class SliceViewer {
       if (this.labels) for (let n = 0; n < this.labelsEdited.length; n++) this.labelsEdited[n] = this.labels.data[n];
     }
     const r = this.brushRadius;
-    const c = vox.map(Math.floor) as Vec3;
+    const [ua, va] = [Math.min(p.x, p.y), Math.max(p.x, p.y)];
+    const c: Vec3 = [0, 0, 0];
+    c[p.slice] = this.cursor[p.slice];
+    c[ua] = Math.floor(point[0]);
+    c[va] = Math.floor(point[1]);
     for (let du = -r; du <= r; du++) {
       for (let dv = -r; dv <= r; dv++) {
         if (du * du + dv * dv > r * r) continue;
         const q: Vec3 = [...c] as Vec3;
-        q[p.x] += du;
-        q[p.y] += dv;
+        q[ua] += du;
+        q[va] += dv;
         if (q.some((v, a) => v < 0 || v >= g.dims[a])) continue;
         this.labelsEdited[q[0] + g.dims[0] * (q[1] + g.dims[1] * q[2])] = mode === "brush" ? 1 : 0;
       }
     }
+  }
+
+  /** The edits in the server's form (`RunParams.label_edits`); both paint the same discs. */
+  labelEdits(): LabelEdit[] {
+    return this.edits.map((e) => ({
+      mode: e.mode === "brush" ? "add" : "remove",
+      normal_axis: AXIS_NAMES.indexOf([...AXIS_NAMES].find((a) => !e.axes.includes(a))!),
+      slice: e.index,
+      radius_vox: e.radius_vox,
+      points_vox: e.points_vox,
+    }));
   }
 
   hasEdits(): boolean {

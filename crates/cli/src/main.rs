@@ -18,6 +18,7 @@ use medprint_pipeline::params::{BoneKind, ModalityKind, RunParams, SexKind};
 use medprint_pipeline::{
     convert_path, run_demo, ConvertOptions, DemoComparison, PipelineError, Report, Stage, TrainedModel,
 };
+use medprint_segment::edits::LabelEdit;
 use medprint_segment::forest::ForestResolution;
 use medprint_segment::fusion::FusionRule;
 
@@ -154,6 +155,11 @@ struct PipelineArgs {
     /// Patient weight in kg (heavier patients: noisier scans, wider probability).
     #[arg(long)]
     weight: Option<f32>,
+    /// Brush and eraser strokes (a JSON list, as the web app's review sends them) applied to the bone
+    /// mask before the surface is made: [{"mode":"add|remove","normal_axis":0-2,"slice":N,"radius_vox":R,
+    /// "points_vox":[[u,v],...]},...].
+    #[arg(long, value_name = "EDITS.json")]
+    label_edits: Option<PathBuf>,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -233,6 +239,10 @@ impl PipelineArgs {
                 SexArg::Unknown => SexKind::Unknown,
             }),
             weight_kg: self.weight,
+            label_edits: match &self.label_edits {
+                Some(path) => read_label_edits(path)?,
+                None => Vec::new(),
+            },
         };
         let mut options = params.to_options()?;
         options.model = self.model.as_deref().map(TrainedModel::load).transpose()?;
@@ -248,6 +258,17 @@ impl PipelineArgs {
         };
         Ok(options)
     }
+}
+
+/// Reads a `--label-edits` file; an unreadable or malformed file is a usage error naming it.
+fn read_label_edits(path: &Path) -> Result<Vec<LabelEdit>, PipelineError> {
+    let usage = |reason: String| PipelineError::Usage(format!("--label-edits {}: {reason}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| usage(e.to_string()))?;
+    // Bounded read: the strokes of one review are far below 16 MiB.
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, 16 << 20), &mut text)
+        .map_err(|e| usage(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| usage(e.to_string()))
 }
 
 fn print_summary(report: &Report) {

@@ -12,7 +12,8 @@ use crate::repair::{remove_degenerate_and_duplicate_triangles, repair_topology, 
 use crate::self_intersection::{resolve_self_intersections, SelfIntersectionRepair};
 use crate::shells::{merge, shell_labels, split_labelled};
 use crate::smooth::{
-    restore_volume_along, smooth_taubin_with, vertex_normals_with, VertexNeighbours, TAUBIN_LAMBDA, TAUBIN_MU,
+    restore_volume_along, smooth_taubin_with, vertex_normals, vertex_normals_with, VertexNeighbours, TAUBIN_LAMBDA,
+    TAUBIN_MU,
 };
 use crate::topology::{check_mesh, LocalCheck, MeshCheck, VertexCorners};
 
@@ -80,7 +81,37 @@ pub struct ConditionReport {
 /// 5. self-intersections (when `resolve_self_intersections`): crossing triangles cut
 ///    out and the openings closed until the intersection test passes;
 /// 6. validation ([`check_mesh`]) into the report.
-pub fn condition(mut m: Mesh, o: &ConditionOptions) -> (Mesh, ConditionReport) {
+pub fn condition(m: Mesh, o: &ConditionOptions) -> (Mesh, ConditionReport) {
+    condition_with_volume_targets(m, o, &OwnVolumes)
+}
+
+/// The volume each shell of a surface should enclose, from whatever the surface was extracted
+/// from (a segmentation's voxel count, typically). Used by [`condition_with_volume_targets`].
+pub trait ShellVolumeTargets: Sync {
+    /// For each of `shells` (closed and outward-oriented unless the input was dirty), the signed
+    /// volume in mm³ it should enclose after conditioning, or `None` to keep its own.
+    /// Must return one entry per shell.
+    fn targets(&self, shells: &[Mesh]) -> Vec<Option<f64>>;
+}
+
+/// Every shell keeps the volume it had when extracted ([`condition`]).
+struct OwnVolumes;
+
+impl ShellVolumeTargets for OwnVolumes {
+    fn targets(&self, shells: &[Mesh]) -> Vec<Option<f64>> {
+        vec![None; shells.len()]
+    }
+}
+
+/// [`condition`], except that each closed shell is brought to the volume `targets` gives it
+/// (instead of its pre-smoothing volume) by a uniform offset along the vertex normals, after
+/// smoothing and again after decimation. The offset is first order (ΔV / area), applied twice;
+/// on a segmentation's surface it is a fraction of a voxel.
+pub fn condition_with_volume_targets(
+    mut m: Mesh,
+    o: &ConditionOptions,
+    targets: &dyn ShellVolumeTargets,
+) -> (Mesh, ConditionReport) {
     let input_triangles = m.triangles.len();
     let clean_input = LocalCheck::of_mesh(&m).is_clean();
     if !clean_input {
@@ -96,10 +127,13 @@ pub fn condition(mut m: Mesh, o: &ConditionOptions) -> (Mesh, ConditionReport) {
     let shells_removed = keep.iter().filter(|&&k| !k).count();
     let shells = split_labelled(&m, &labels, &keep);
     drop(m);
+    let mut volume_targets = targets.targets(&shells);
+    volume_targets.resize(shells.len(), None);
     let conditioned: Vec<Mesh> = shells
         .into_par_iter()
+        .zip(volume_targets)
         .with_max_len(1)
-        .map(|shell| condition_shell(shell, o, clean_input))
+        .map(|(shell, target)| condition_shell(shell, o, clean_input, target))
         .collect();
     let mut m = merge(&conditioned);
     drop(conditioned);
@@ -133,31 +167,77 @@ pub fn condition(mut m: Mesh, o: &ConditionOptions) -> (Mesh, ConditionReport) {
 
 /// Smooths (with volume restore when closed) and decimates one compact shell. `clean`
 /// says the shell is known to pass [`LocalCheck::is_clean`]; the vertex→corner table is
-/// built once and serves the neighbour table, the normals and the check.
-fn condition_shell(mut shell: Mesh, o: &ConditionOptions, clean: bool) -> Mesh {
+/// built once and serves the neighbour table, the normals and the check. A closed shell is
+/// brought to `target` (mm³) when given, otherwise kept at its own volume through smoothing.
+fn condition_shell(mut shell: Mesh, o: &ConditionOptions, clean: bool, target: Option<f64>) -> Mesh {
     let local = if clean {
         LocalCheck::default()
     } else {
         LocalCheck::of_mesh(&shell)
     };
-    if o.smooth_iterations > 0 {
+    // Volume is only meaningful (and worth restoring) for a closed surface.
+    let closed = local.boundary_edges == 0;
+    let target = target.filter(|t| closed && t.is_finite());
+    if o.smooth_iterations > 0 || target.is_some() {
         let corners = VertexCorners::build(&shell);
-        // Volume is only meaningful (and worth restoring) for a closed surface.
-        let volume_before = (local.boundary_edges == 0).then(|| signed_volume_mm3(&shell));
-        let adjacency = if clean {
-            VertexNeighbours::from_clean_corners(&shell, &corners)
-        } else {
-            VertexNeighbours::build(&shell)
-        };
-        smooth_taubin_with(&mut shell, &adjacency, o.smooth_iterations, TAUBIN_LAMBDA, TAUBIN_MU);
-        if let Some(volume) = volume_before {
-            let normals = vertex_normals_with(&shell, &corners);
-            restore_volume_along(&mut shell, volume, &normals);
+        let volume = closed.then(|| target.unwrap_or_else(|| signed_volume_mm3(&shell)));
+        if o.smooth_iterations > 0 {
+            let adjacency = if clean {
+                VertexNeighbours::from_clean_corners(&shell, &corners)
+            } else {
+                VertexNeighbours::build(&shell)
+            };
+            smooth_taubin_with(&mut shell, &adjacency, o.smooth_iterations, TAUBIN_LAMBDA, TAUBIN_MU);
+        }
+        if let Some(volume) = volume {
+            bring_to_volume(&mut shell, volume, |m| vertex_normals_with(m, &corners));
         }
     }
-    match &o.decimate {
+    let mut shell = match &o.decimate {
         // A dirty shell is re-checked after smoothing, as the old whole-mesh chain did.
         Some(d) => decimate_shell(&shell, d, clean.then_some(&local)),
         None => shell,
+    };
+    // Decimation moves the volume by a little; a shell with a target is brought back to it.
+    if let (Some(volume), Some(_)) = (target, &o.decimate) {
+        bring_to_volume(&mut shell, volume, vertex_normals);
+    }
+    shell
+}
+
+/// Relative volume change above which a closed shell is scaled about its centre instead of
+/// offset along its normals: a shell that far from its target is a fragment of a few voxels
+/// whose coarse surface would fold over itself under a large offset.
+const MAX_OFFSET_CHANGE: f64 = 0.2;
+
+/// Brings a closed shell to `target` mm³: by an offset along its vertex normals for a small
+/// change, by uniform scaling about its vertex centroid for a large one (or when the offset
+/// leaves it more than 1 % away).
+fn bring_to_volume(shell: &mut Mesh, target: f64, normals: impl FnOnce(&Mesh) -> Vec<[f32; 3]>) {
+    let own = signed_volume_mm3(shell);
+    if own == 0.0 || !own.is_finite() || target.signum() != own.signum() {
+        return;
+    }
+    if (target / own - 1.0).abs() <= MAX_OFFSET_CHANGE {
+        let n = normals(shell);
+        restore_volume_along(shell, target, &n);
+    }
+    let now = signed_volume_mm3(shell);
+    if now == 0.0 || now.signum() != target.signum() || (target / now - 1.0).abs() <= 0.01 {
+        return;
+    }
+    let factor = (target / now).cbrt() as f32;
+    let count = shell.vertices.len().max(1) as f64;
+    let mut centre = [0.0f64; 3];
+    for p in &shell.vertices {
+        for a in 0..3 {
+            centre[a] += f64::from(p[a]) / count;
+        }
+    }
+    let centre = centre.map(|c| c as f32);
+    for p in &mut shell.vertices {
+        for a in 0..3 {
+            p[a] = centre[a] + (p[a] - centre[a]) * factor;
+        }
     }
 }

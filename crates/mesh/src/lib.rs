@@ -16,7 +16,7 @@ pub mod surface_distance;
 pub mod topology;
 pub mod validate;
 
-pub use condition::{condition, ConditionOptions, ConditionReport};
+pub use condition::{condition, condition_with_volume_targets, ConditionOptions, ConditionReport, ShellVolumeTargets};
 pub use decimate::{decimate, decimate_to_triangle_count, DecimateOptions};
 pub use measure::{signed_volume_mm3, surface_area_mm2};
 pub use mesh::Mesh;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use medprint_mesh::condition::{condition, ConditionOptions};
+use medprint_mesh::condition::{condition, condition_with_volume_targets, ConditionOptions};
 use medprint_mesh::decimate::decimate_to_triangle_count;
 use medprint_mesh::export::{write_3mf, write_glb, write_stl_binary, ModelPart};
 use medprint_mesh::isosurface::{try_extract_isosurface, IsosurfaceError};
@@ -18,6 +18,7 @@ use medprint_preview::{write_histogram_plot, write_mesh_preview, write_slice_pre
 use medprint_segment::anomaly::{check_scan, ScanFacts, Severity};
 use medprint_segment::bone::{segment_bone, segment_bone_with_progress, BoneParams, BoneSegmentation};
 use medprint_segment::curing::{separate_touching_bones, SeparationParams};
+use medprint_segment::edits::{apply_label_edits, LabelEdit};
 use medprint_segment::forest::{BoneModel, ForestResolution};
 use medprint_segment::fusion::{fuse, labels_from_probability, AlgorithmOutput, FusionRule};
 use medprint_segment::histogram::Histogram;
@@ -31,6 +32,7 @@ use rayon::prelude::*;
 use crate::print_ready::write_print_ready;
 use crate::progress::{Progress, Stage};
 use crate::report::{AlternativeModel, InputReport, ModelReport, ModelUsed, Report, SegmentationReport};
+use crate::shell_volumes::MaskShellVolumes;
 use crate::tissues::{class_color, model_tissues, TissueModel, TissueResult, PARTS_DIR};
 use medprint_print::{PrintError, PrintOptions};
 
@@ -98,6 +100,9 @@ pub struct ConvertOptions {
     pub tissues: Vec<TissueClass>,
     /// Also write the loaded scan as `scan.nii.gz` (the web viewer's slices).
     pub write_scan: bool,
+    /// Brush and eraser strokes of a reviewer, applied in order to the bone mask after
+    /// segmentation (and fusion) and before the surface is extracted.
+    pub label_edits: Vec<LabelEdit>,
 }
 
 /// A bone model read from a file, shared between runs.
@@ -138,6 +143,7 @@ impl Default for ConvertOptions {
             separate_bones: false,
             print: None,
             write_scan: false,
+            label_edits: Vec::new(),
         }
     }
 }
@@ -357,6 +363,19 @@ pub fn convert_scan(
         }
         None => (None, Vec::new(), None),
     };
+    let edits = if options.label_edits.is_empty() {
+        None
+    } else {
+        let summary = apply_label_edits(&mut seg.mask, &mut seg.surface_field, &options.label_edits)
+            .map_err(|e| PipelineError::Usage(e.to_string()))?;
+        tracing::info!(
+            strokes = summary.strokes,
+            added = summary.voxels_added,
+            removed = summary.voxels_removed,
+            "applied the reviewer's segmentation edits"
+        );
+        Some(summary)
+    };
     let bone_voxels = seg.mask.data().iter().filter(|&&v| v != 0).count() as u64;
     if bone_voxels == 0 {
         return Err(PipelineError::NothingFound {
@@ -382,7 +401,21 @@ pub fn convert_scan(
     })?;
     let raw_triangles = raw.triangle_count();
     let raw_volume_mm3 = signed_volume_mm3(&raw);
-    let (mesh, conditioned) = clock.run(Stage::Condition, || condition(raw, &options.condition));
+    let (mesh, conditioned, shell_volumes) = clock.run(Stage::Condition, || {
+        // Each bone's shells are brought to its voxel volume, then measured against it.
+        let volumes = MaskShellVolumes::new(&seg.mask)?;
+        let (mesh, conditioned) = condition_with_volume_targets(raw, &options.condition, &volumes);
+        let check = volumes.check(&mesh);
+        Ok::<_, PipelineError>((mesh, conditioned, check))
+    })?;
+    if shell_volumes.within_2_percent < shell_volumes.structures {
+        warnings.push(format!(
+            "{} of {} bone structures enclose a volume more than 2 % away from their voxel volume (worst {:+.1} %)",
+            shell_volumes.structures - shell_volumes.within_2_percent,
+            shell_volumes.structures,
+            shell_volumes.worst_percent
+        ));
+    }
     if !conditioned.check.is_printable() {
         warnings.push(format!("the model failed the print check: {:?}", conditioned.check));
     }
@@ -465,6 +498,7 @@ pub fn convert_scan(
             model: model_used,
             fusion,
             algorithms,
+            edits,
         },
         model: ModelReport {
             raw_triangles,
@@ -475,6 +509,7 @@ pub fn convert_scan(
             volume_vs_segmentation_percent: 100.0 * (volume_mm3 - bone_volume_mm3) / bone_volume_mm3,
             area_mm2: conditioned.area_mm2,
             shells: conditioned.check.shells,
+            shell_volumes,
             bounds_mm: mesh.bounds(),
             printable: conditioned.check.is_printable(),
             check: conditioned.check,

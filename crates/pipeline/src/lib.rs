@@ -11,6 +11,7 @@ pub mod params;
 pub mod print_ready;
 pub mod progress;
 pub mod report;
+pub mod shell_volumes;
 pub mod tissues;
 
 pub use convert::{convert_path, convert_scan, ConvertOptions, OutputNames, PipelineError, TrainedModel};

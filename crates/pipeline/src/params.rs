@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use medprint_segment::edits::{validate_label_edits, LabelEdit};
 use medprint_segment::patient::{PatientParams, Sex};
 use medprint_segment::threshold::BoneType;
 use medprint_volume::input::Modality;
@@ -87,6 +88,8 @@ pub struct RunParams {
     pub sex: Option<SexKind>,
     /// Patient weight, kg.
     pub weight_kg: Option<f32>,
+    /// A reviewer's brush and eraser strokes on the slices, applied to the bone mask in order.
+    pub label_edits: Vec<LabelEdit>,
 }
 
 impl Default for RunParams {
@@ -109,6 +112,7 @@ impl Default for RunParams {
             age_years: None,
             sex: None,
             weight_kg: None,
+            label_edits: Vec::new(),
         }
     }
 }
@@ -143,6 +147,7 @@ impl RunParams {
                 return usage(format!("hollow wall {h} mm is outside 0.5…20 mm"));
             }
         }
+        validate_label_edits(&self.label_edits).map_err(|e| PipelineError::Usage(e.to_string()))?;
         let mut options = ConvertOptions {
             modality: self.modality.map(|m| match m {
                 ModalityKind::Ct => Modality::Ct,
@@ -151,6 +156,7 @@ impl RunParams {
                 ModalityKind::Nm => Modality::Nm,
             }),
             previews: self.previews,
+            label_edits: self.label_edits.clone(),
             ..ConvertOptions::default()
         };
         options.bone.bone = match self.bone {

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::shell_volumes::ShellVolumeCheck;
+use medprint_segment::edits::EditSummary;
 use serde::Serialize;
 
 use medprint_mesh::topology::MeshCheck;
@@ -91,6 +93,8 @@ pub struct SegmentationReport {
     pub fusion: Option<FusionRule>,
     /// Each algorithm's own result next to the fused one.
     pub algorithms: Vec<AlgorithmAgreement>,
+    /// What the reviewer's brush and eraser strokes changed, when the run had any.
+    pub edits: Option<EditSummary>,
 }
 
 /// The trained model a run used.
@@ -144,6 +148,8 @@ pub struct ModelReport {
     pub area_mm2: f64,
     /// Number of closed shells (parts).
     pub shells: usize,
+    /// Each bone structure's enclosed volume against its voxel volume.
+    pub shell_volumes: ShellVolumeCheck,
     /// Bounding box (min, max) in patient mm.
     pub bounds_mm: Option<([f32; 3], [f32; 3])>,
     /// True when every shell is closed, 2-manifold and oriented outward.

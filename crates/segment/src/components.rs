@@ -259,6 +259,20 @@ impl Components {
         }
     }
 
+    /// Component of voxel `(x, y, z)`, `None` when the voxel is not selected or outside the
+    /// grid. A binary search in the slice's runs: no per-voxel label volume is kept.
+    pub fn component_at(&self, x: usize, y: usize, z: usize) -> Option<usize> {
+        if x >= self.dims[0] || y >= self.dims[1] || z + 1 >= self.slice_start.len() {
+            return None;
+        }
+        let runs = &self.runs[self.slice_start[z]..self.slice_start[z + 1]];
+        // Runs are ordered by row, then x: the candidate is the last run starting at or before x.
+        let after = runs.partition_point(|r| (r.y as usize, r.x0 as usize) <= (y, x));
+        let r = after.checked_sub(1)?;
+        let run = runs[r];
+        (run.y as usize == y && x < run.x1 as usize).then(|| self.run_component[self.slice_start[z] + r] as usize)
+    }
+
     /// Per component: whether any of its voxels satisfies `pred(voxel_index)`.
     pub fn any_voxel(&self, pred: impl Fn(usize) -> bool) -> Vec<bool> {
         let mut hit = vec![false; self.count()];
@@ -404,6 +418,30 @@ mod tests {
         let mut out = vec![0u8; 125];
         c.paint(&[true], &mut out, 7).expect("paint");
         assert_eq!(out.iter().filter(|&&v| v == 7).count(), 1);
+    }
+
+    #[test]
+    fn component_at_agrees_with_a_painted_label_map() {
+        let dims = [7, 6, 5];
+        // A pseudo-random mask, many small components and long runs.
+        let m: Vec<u8> = (0..dims.iter().product::<usize>())
+            .map(|i| u8::from((i * 7919 + i / 3) % 5 < 2))
+            .collect();
+        let c = Components::label(&m, dims, true, Connectivity::Face3d).expect("label");
+        assert!(c.count() > 3);
+        let mut painted = vec![u32::MAX; m.len()];
+        c.for_each_run(|component, start, len| painted[start..start + len].fill(component as u32));
+        for z in 0..dims[2] {
+            for y in 0..dims[1] {
+                for x in 0..dims[0] {
+                    let expected = painted[x + dims[0] * (y + dims[1] * z)];
+                    let expected = (expected != u32::MAX).then_some(expected as usize);
+                    assert_eq!(c.component_at(x, y, z), expected, "({x}, {y}, {z})");
+                }
+            }
+        }
+        assert_eq!(c.component_at(7, 0, 0), None);
+        assert_eq!(c.component_at(0, 0, 5), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod bone;
 pub mod components;
 pub mod curing;
 pub mod edge;
+pub mod edits;
 pub mod error;
 pub mod evaluate;
 pub mod forest;

@@ -5,7 +5,7 @@ import { findingsView, loadReport } from "../findings";
 import { annotationsView } from "./order";
 import { parseNifti, type Vec3, type Volume } from "../nifti";
 import type { ModelViewer, SurfaceStroke, ViewMode } from "../viewer3d";
-import type { SliceViewer, SliceStroke, SliceMode } from "../slices";
+import type { SliceViewer, SliceStroke, SliceMode, LabelEdit } from "../slices";
 import type { Ctx } from "../main";
 
 const POSITION_LIMIT = 1900; // the server keeps positions of at most 2000 characters
@@ -235,7 +235,7 @@ export async function reviewPage(ctx: Ctx) {
         { class: "changes" },
         h("summary", null, "Request changes (a new version is made)"),
         h("div", { class: "row" }, bone, h("label", { class: "inline" }, "Threshold HU ", thr), h("label", { class: "inline" }, "Smoothing ", smooth)),
-        h("p", { class: "small muted" }, "Brush/eraser edits on the slices travel with the request as strokes for the team: the server does not apply segmentation edits yet."),
+        h("p", { class: "small muted" }, "Brush/eraser edits on the slices are applied to the segmentation of the new version, after the edits of earlier versions."),
         editInfo,
         actionButton("Request changes", async () => {
           const p: Record<string, unknown> = { ...(version.params ?? {}) };
@@ -245,8 +245,8 @@ export async function reviewPage(ctx: Ctx) {
           let text = comment.value.trim() || "Changes requested";
           if (slices?.hasEdits()) {
             const c = slices.editCounts();
-            const strokes = JSON.stringify(slices.edits.map((e) => ({ ...e, points_vox: e.points_vox.map((q) => q.map((v) => Math.round(v))) })));
-            text += `\nSegmentation edits (not applied by the server yet): +${c.added} / −${c.removed} voxels; strokes: ${strokes}`.slice(0, 9000);
+            p.label_edits = [...((p.label_edits as LabelEdit[] | undefined) ?? []), ...slices.labelEdits()];
+            text += `\nSegmentation edits: +${c.added} / −${c.removed} voxels in ${slices.edits.length} stroke(s).`;
           }
           await api.action(id, "request_changes", { comment: text, params: p });
           slices?.clearEdits();
