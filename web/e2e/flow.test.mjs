@@ -370,6 +370,10 @@ try {
     await shots.take(tech, "13-print-desk");
     await tech.click(`${card} [data-action="start_printing"]`);
     await tech.waitForSelector(`${card}[data-state="printing"] [data-action="finish_printing"]`);
+    // The printer shown comes from the server's record of the action, not from this browser.
+    await tech.evaluate(() => localStorage.clear());
+    await tech.reload();
+    await tech.waitForSelector(`${card}[data-state="printing"]:has-text("printer Prusa MK4 #2")`);
     await tech.click(`${card} [data-action="finish_printing"]`);
     await tech.waitForSelector(`${card}[data-state="quality_control"] [data-action="record_qc"]`);
     const rows = await tech.$$(`${card} .qc-table tbody tr`);

@@ -159,6 +159,8 @@ export interface OrderDetail {
   gates: Gate[];
   missing_gates: string[];
   actions: string[];
+  /** When printing last started, by whom, on which printer (absent before). */
+  printing?: { at_ms: number; by: string; printer: unknown } | null;
 }
 
 export interface Progress {

@@ -642,13 +642,24 @@ async fn order_detail(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Action::ViewOrder)?;
     let order = order_of_caller(&state.store, &caller, &id).await?;
-    let (files, jobs, versions, annotations, gates) = tokio::try_join!(
+    let (files, jobs, versions, annotations, gates, trail) = tokio::try_join!(
         state.store.files_of_order(&id),
         state.store.jobs_of_order(&id),
         state.store.versions(&id),
         state.store.annotations(&id),
         state.store.gates(&id, order.current_version),
+        state.store.audit_chain(&id),
     )?;
+    // The printer recorded when printing last started (every role that sees the order may see
+    // it; the trail itself is for the roles that audit).
+    let printing = trail
+        .iter()
+        .rev()
+        .find(|e| e.record.action == "order.start_printing")
+        .map(|e| {
+            let details: Value = serde_json::from_str(&e.record.details).unwrap_or(Value::Null);
+            json!({"at_ms": e.record.at_ms, "by": e.record.actor, "printer": details["data"]["printer"]})
+        });
     let missing = missing_gates(gates.iter().map(|g| (g.gate.as_str(), g.role.as_str())));
     let versions: Vec<Value> = versions
         .iter()
@@ -686,6 +697,7 @@ async fn order_detail(
         "gates": gates,
         "missing_gates": missing,
         "actions": allowed,
+        "printing": printing,
     })))
 }
 

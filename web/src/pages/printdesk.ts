@@ -27,8 +27,10 @@ function chosenParts(d: OrderDetail): string {
   return /Parts to print: ([^;\n]+)/.exec(g?.comment ?? "")?.[1] ?? "all";
 }
 
-function printerOf(orderId: string): string | null {
-  return localStorage.getItem(`medprint.printer.${orderId}`) ?? null;
+/** The printer the server recorded when printing last started. */
+function printerOf(d: OrderDetail): string | null {
+  const printer = d.printing?.printer;
+  return typeof printer === "string" ? printer : null;
 }
 
 async function qcForm(d: OrderDetail, refresh: () => Promise<void>): Promise<HTMLElement> {
@@ -112,7 +114,6 @@ export async function printDeskPage(ctx: Ctx) {
         if (match) printer.value = match;
         const start = actionButton("Start printing", async () => {
           await actionWithData(o.id, "start_printing", { comment: `Printer: ${printer.value}${comment.value.trim() ? ` — ${comment.value.trim()}` : ""}` }, { printer: printer.value });
-          localStorage.setItem(`medprint.printer.${o.id}`, printer.value);
           toast(`Printing on ${printer.value}.`, "ok");
           await refresh();
         }, { class: "primary", "data-action": "start_printing", disabled: d.missing_gates.length > 0 });
@@ -138,7 +139,7 @@ export async function printDeskPage(ctx: Ctx) {
         }, { class: "primary", "data-action": "ship" })));
       }
     }
-    const printer = printerOf(o.id);
+    const printer = o.state === "print_preparation" ? null : printerOf(d);
     return h(
       "article",
       { class: "card queue-item", dataset: { order: o.id, state: o.state } },
