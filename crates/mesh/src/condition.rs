@@ -104,9 +104,10 @@ impl ShellVolumeTargets for OwnVolumes {
 }
 
 /// [`condition`], except that each closed shell is brought to the volume `targets` gives it
-/// (instead of its pre-smoothing volume) by a uniform offset along the vertex normals, after
-/// smoothing and again after decimation. The offset is first order (ΔV / area), applied twice;
-/// on a segmentation's surface it is a fraction of a voxel.
+/// (instead of its pre-smoothing volume), after smoothing and again after decimation: by a
+/// uniform offset along the vertex normals (first order, ΔV / area, applied twice; a fraction
+/// of a voxel on a segmentation's surface), or by scaling about its centre when the change is
+/// larger than 20 % (fragments of a few voxels).
 pub fn condition_with_volume_targets(
     mut m: Mesh,
     o: &ConditionOptions,

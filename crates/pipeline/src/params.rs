@@ -234,6 +234,16 @@ mod tests {
                 tissues: Some("liver".into()),
                 ..Default::default()
             },
+            RunParams {
+                label_edits: vec![LabelEdit {
+                    mode: medprint_segment::edits::EditMode::Add,
+                    normal_axis: 2,
+                    slice: 0,
+                    radius_vox: 51,
+                    points_vox: vec![[1.0, 1.0]],
+                }],
+                ..Default::default()
+            },
         ] {
             assert!(matches!(p.to_options(), Err(PipelineError::Usage(_))), "{p:?}");
         }

@@ -124,16 +124,14 @@ impl MaskShellVolumes {
             }
             i
         }
-        for comps in &per_shell {
-            for pair in comps.windows(2) {
-                let (a, b) = (root(&mut parent, pair[0]), root(&mut parent, pair[1]));
-                parent[a.max(b)] = a.min(b);
-            }
-        }
         let mut has_shell = vec![false; count];
         for comps in &per_shell {
             for &c in comps {
                 has_shell[c] = true;
+            }
+            for pair in comps.windows(2) {
+                let (a, b) = (root(&mut parent, pair[0]), root(&mut parent, pair[1]));
+                parent[a.max(b)] = a.min(b);
             }
         }
         let mut structure_of_root = vec![usize::MAX; count];
