@@ -22,11 +22,16 @@ use serde::Serialize;
 /// inward along its normal, first hit wins.
 const INWARD_STEPS: [f64; 3] = [0.5, 0.25, 0.9];
 
-/// A component joins a shell's structure when at least this share of the shell's matched
-/// vertices fall in it (or [`MIN_VOTES`]), so that a stray lookup does not merge two bones.
+/// Besides the component most of a shell's vertices fall in, a component joins the shell's
+/// structure with at least [`MIN_VOTES`] votes, or with at least this share of the shell's
+/// matched vertices when those are also [`MIN_COMPONENT_SHARE`] of all the votes the
+/// component gets: a few stray lookups from a small shell into a neighbouring bone (near
+/// the scan's edge, where a cap is only half a voxel thick) then do not merge the two.
 const MIN_VOTE_SHARE: f64 = 0.02;
 /// See [`MIN_VOTE_SHARE`].
 const MIN_VOTES: usize = 20;
+/// See [`MIN_VOTE_SHARE`].
+const MIN_COMPONENT_SHARE: f64 = 0.1;
 
 /// The voxel volumes of a mask's components and a way to find which of them a shell bounds.
 pub struct MaskShellVolumes {
@@ -92,8 +97,8 @@ impl MaskShellVolumes {
         })
     }
 
-    /// Components a shell bounds (by vote of its vertices).
-    fn components_of(&self, shell: &Mesh) -> Vec<usize> {
+    /// Components under a shell's vertices, as (component, vertices) in component order.
+    fn votes_of(&self, shell: &Mesh) -> Vec<(usize, usize)> {
         let normals = vertex_normals(shell);
         let mut votes: Vec<usize> = shell
             .vertices
@@ -102,19 +107,38 @@ impl MaskShellVolumes {
             .filter_map(|(&p, &n)| self.component_under(p, n))
             .collect();
         votes.sort_unstable();
-        let matched = votes.len();
-        let mut out = Vec::new();
-        for run in votes.chunk_by(|a, b| a == b) {
-            if run.len() >= MIN_VOTES || run.len() as f64 >= MIN_VOTE_SHARE * matched as f64 {
-                out.push(run[0]);
-            }
+        votes.chunk_by(|a, b| a == b).map(|run| (run[0], run.len())).collect()
+    }
+
+    /// Components each shell bounds: its votes filtered by the rule of [`MIN_VOTE_SHARE`].
+    fn components_of_shells(&self, shells: &[Mesh]) -> Vec<Vec<usize>> {
+        let votes: Vec<Vec<(usize, usize)>> = shells.par_iter().map(|s| self.votes_of(s)).collect();
+        let mut votes_of_component = vec![0usize; self.components.count()];
+        for &(c, n) in votes.iter().flatten() {
+            votes_of_component[c] += n;
         }
-        out
+        votes
+            .iter()
+            .map(|shell_votes| {
+                let matched: usize = shell_votes.iter().map(|&(_, n)| n).sum();
+                let plurality = shell_votes.iter().max_by_key(|&&(_, n)| n).map(|&(c, _)| c);
+                shell_votes
+                    .iter()
+                    .filter(|&&(c, n)| {
+                        Some(c) == plurality
+                            || n >= MIN_VOTES
+                            || (n as f64 >= MIN_VOTE_SHARE * matched as f64
+                                && n as f64 >= MIN_COMPONENT_SHARE * votes_of_component[c] as f64)
+                    })
+                    .map(|&(c, _)| c)
+                    .collect()
+            })
+            .collect()
     }
 
     /// Groups shells and components into structures (union–find over components).
     fn structures(&self, shells: &[Mesh]) -> Structures {
-        let per_shell: Vec<Vec<usize>> = shells.par_iter().map(|s| self.components_of(s)).collect();
+        let per_shell = self.components_of_shells(shells);
         let count = self.components.count();
         let mut parent: Vec<usize> = (0..count).collect();
         fn root(parent: &mut [usize], mut i: usize) -> usize {

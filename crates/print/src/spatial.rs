@@ -189,14 +189,10 @@ impl<'a> SurfaceIndex<'a> {
     /// True when `p` is inside the closed surface: parity of crossings of the ray from `p`
     /// along +z (consistent for vertices and edges hit exactly, by half-open edge rules).
     pub fn contains(&self, p: Vec3) -> bool {
-        let c = self.cell_of(p);
-        let inside_column = (0..2).all(|a| {
-            let lo = self.origin[a];
-            p[a] >= lo && p[a] <= lo + self.cell_mm * self.dims[a] as f64
-        });
-        if !inside_column {
+        if !self.column_in_grid(p) {
             return false;
         }
+        let c = self.cell_of(p);
         let mut crossings = 0usize;
         let mut seen: Vec<u32> = Vec::new();
         for z in c[2]..self.dims[2] {
@@ -214,6 +210,41 @@ impl<'a> SurfaceIndex<'a> {
             }
         }
         crossings % 2 == 1
+    }
+
+    /// Height (z, mm) of the highest point where the vertical line through `p` meets the
+    /// surface strictly below `below_z`; `None` when it meets nothing there.
+    pub fn highest_hit_below(&self, p: Vec3, below_z: f64) -> Option<f64> {
+        if !self.column_in_grid(p) {
+            return None;
+        }
+        let c = self.cell_of([p[0], p[1], below_z]);
+        let mut best: Option<f64> = None;
+        for z in (0..=c[2]).rev() {
+            // A hit lies in the cell holding its height, so lower cells cannot beat `best`
+            // once it is above their top.
+            let cell_top = self.origin[2] + self.cell_mm * (z + 1) as f64;
+            if best.is_some_and(|b| b >= cell_top) {
+                break;
+            }
+            for &t in self.triangles_in([c[0], c[1], z]) {
+                let tri = self.mesh.triangles[t as usize];
+                if let Some(h) = crate::voxelize::column_hit(self.mesh, tri, p[0], p[1]) {
+                    if h < below_z && best.is_none_or(|b| h > b) {
+                        best = Some(h);
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// True when the vertical line through `p` passes through the index grid.
+    fn column_in_grid(&self, p: Vec3) -> bool {
+        (0..2).all(|a| {
+            let lo = self.origin[a];
+            p[a] >= lo && p[a] <= lo + self.cell_mm * self.dims[a] as f64
+        })
     }
 }
 
@@ -271,6 +302,20 @@ mod tests {
         assert!(!index.contains([1.0, 2.0, 23.5]));
         assert!(!index.contains([1.0, 2.0, -17.5]));
         assert!(!index.contains([40.0, 2.0, 3.0]));
+        // The +z line through the centre meets the sphere at z = -17 and z = 23.
+        let below = |z: f64| index.highest_hit_below([1.0, 2.0, 0.0], z);
+        assert!(
+            below(30.0).is_some_and(|h| (h - 23.0).abs() < 0.05),
+            "{:?}",
+            below(30.0)
+        );
+        assert!(
+            below(10.0).is_some_and(|h| (h + 17.0).abs() < 0.05),
+            "{:?}",
+            below(10.0)
+        );
+        assert!(below(-18.0).is_none());
+        assert!(index.highest_hit_below([40.0, 2.0, 0.0], 30.0).is_none());
         let mut broken = sphere.clone();
         broken.triangles[0][1] = u32::MAX;
         let index = SurfaceIndex::new(&broken);

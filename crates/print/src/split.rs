@@ -10,6 +10,9 @@
 //! planes): a blind socket of `hole_diameter_mm` × `hole_depth_mm` is sunk into both faces and
 //! a separate pin (`pin_diameter_mm` × `pin_length_mm`, role "connector") joins them, as the
 //! seed's pre-cut models do. Pins are returned in assembled position, inside their sockets.
+//! A region too thin for that connector (a rib, a thin process) gets a smaller one: socket,
+//! pin and wall scaled down together to the largest size that fits, the hole–pin clearance
+//! kept, down to `min_hole_diameter_mm`; only thinner regions go without.
 
 use medprint_mesh::repair::{remove_degenerate_and_duplicate_triangles, weld_vertices};
 use medprint_mesh::{check_mesh, Mesh};
@@ -35,10 +38,14 @@ pub struct SplitOptions {
     pub pin_length_mm: f64,
     /// Minimum material around a socket, mm.
     pub wall_clearance_mm: f64,
+    /// Smallest socket for a thin section region, mm (> hole − pin diameter; one above the hole
+    /// diameter means no reduced connectors).
+    pub min_hole_diameter_mm: f64,
 }
 
 impl Default for SplitOptions {
-    /// 120 mm cube, 3.0 mm sockets 4 mm deep, 2.8 mm pins 7.6 mm long, 1 mm wall.
+    /// 120 mm cube, 3.0 mm sockets 4 mm deep, 2.8 mm pins 7.6 mm long, 1 mm wall; thin regions
+    /// down to 1.5 mm sockets (1.3 mm pins, 0.5 mm wall).
     fn default() -> Self {
         Self {
             build_volume_mm: [120.0; 3],
@@ -47,6 +54,7 @@ impl Default for SplitOptions {
             pin_diameter_mm: 2.8,
             pin_length_mm: 7.6,
             wall_clearance_mm: 1.0,
+            min_hole_diameter_mm: 1.5,
         }
     }
 }
@@ -62,12 +70,14 @@ pub struct SplitReport {
     pub parts: usize,
     /// Pins placed (each joins two sockets).
     pub connectors: usize,
-    /// Section regions too thin for a socket (no connector there).
+    /// Connectors scaled down for a thin section region (included in `connectors`).
+    pub reduced_connectors: usize,
+    /// Section regions too thin even for the smallest socket (no connector there).
     pub regions_without_connector: usize,
     /// Largest part extent along x, y, z, mm.
     pub largest_part_extent_mm: [f64; 3],
-    /// Volume of one socket, mm³ (sockets = 2 × connectors).
-    pub socket_volume_mm3: f64,
+    /// Volume of all sockets sunk (two per connector), mm³.
+    pub sockets_volume_mm3: f64,
 }
 
 /// Parts, pins and report of [`split_to_fit`].
@@ -101,6 +111,14 @@ fn validate(options: &SplitOptions) -> Result<(), PrintError> {
             name: "pin_diameter_mm",
             value: pin,
             why: "must be smaller than hole_diameter_mm",
+        });
+    }
+    let min_hole = positive("min_hole_diameter_mm", options.min_hole_diameter_mm)?;
+    if min_hole.min(hole) <= hole - pin {
+        return Err(PrintError::BadParameter {
+            name: "min_hole_diameter_mm",
+            value: min_hole,
+            why: "must leave a pin: above hole_diameter_mm − pin_diameter_mm",
         });
     }
     if length >= 2.0 * depth {
@@ -157,6 +175,8 @@ pub fn split_to_fit(mesh: &Mesh, options: &SplitOptions) -> Result<SplitResult, 
     let mut planes_done: Vec<AxisPlane> = Vec::new();
     let mut cut_section_area_mm2 = Vec::new();
     let mut regions_without_connector = 0;
+    let mut sockets_volume_mm3 = 0.0;
+    let mut reduced_connectors = 0;
     let mut pieces = vec![mesh.clone()];
     let mut pins = Vec::new();
     for axis in 0..3 {
@@ -193,14 +213,19 @@ pub fn split_to_fit(mesh: &Mesh, options: &SplitOptions) -> Result<SplitResult, 
             planes_done.push(*plane);
             for (socket, _) in sockets.iter().zip(used).filter(|(_, &u)| u) {
                 let half = options.pin_length_mm / 2.0;
+                // The hole–pin clearance is the printer's tolerance: kept for a reduced socket.
+                let pin_radius = socket.radius - (options.hole_diameter_mm - options.pin_diameter_mm) / 2.0;
                 let pin = cylinder(
                     plane.lift(socket.centre, -half),
                     plane.lift(socket.centre, half),
-                    options.pin_diameter_mm / 2.0,
+                    pin_radius,
                     CYLINDER_SEGMENTS,
                 )
                 .ok_or_else(|| PrintError::Infeasible("degenerate pin".into()))?;
                 pins.push(pin);
+                reduced_connectors += usize::from(socket.radius < radius);
+                sockets_volume_mm3 +=
+                    2.0 * crate::primitives::cylinder_volume_mm3(socket.radius, socket.depth, CYLINDER_SEGMENTS);
             }
         }
     }
@@ -222,9 +247,10 @@ pub fn split_to_fit(mesh: &Mesh, options: &SplitOptions) -> Result<SplitResult, 
         cut_section_area_mm2,
         parts: pieces.len(),
         connectors: pins.len(),
+        reduced_connectors,
         regions_without_connector,
         largest_part_extent_mm: largest,
-        socket_volume_mm3: crate::primitives::cylinder_volume_mm3(radius, options.hole_depth_mm, CYLINDER_SEGMENTS),
+        sockets_volume_mm3,
     };
     Ok(SplitResult {
         parts: pieces,
@@ -340,8 +366,9 @@ impl Section {
 }
 
 /// Chooses socket centres on `plane`: one per section region (outer loop within each cell face)
-/// whose clearance through the socket depth on both sides is at least radius + wall. Returns the
-/// sockets and the number of regions that were too thin.
+/// whose clearance through the socket depth on both sides is at least radius + wall, or, for a
+/// thinner region, a socket and wall scaled down to fit (not below `min_hole_diameter_mm`).
+/// Returns the sockets and the number of regions too thin even for that.
 fn plan_sockets(
     mesh: &Mesh,
     plane: AxisPlane,
@@ -351,6 +378,9 @@ fn plan_sockets(
 ) -> Result<(Vec<Socket>, usize), PrintError> {
     let depth = options.hole_depth_mm;
     let need = radius + options.wall_clearance_mm;
+    // Connectors scale by f ∈ [smallest, 1]: radius f·r with wall f·w needs clearance f·need.
+    let smallest = options.min_hole_diameter_mm.min(options.hole_diameter_mm) / options.hole_diameter_mm;
+    let need_smallest = smallest * need;
     let at_cut = section_loops(mesh, plane)?;
     let mut probes = Vec::new();
     for h in [0.5, 1.0] {
@@ -378,8 +408,13 @@ fn plan_sockets(
     let (u_edges, v_edges) = (cell_edges(u), cell_edges(v));
     let mut sockets: Vec<Socket> = Vec::new();
     let mut missed = 0;
-    let min_area2 = 2.0 * std::f64::consts::PI * need * need;
-    for ring in at_cut.iter().filter(|r| signed_area2(r) > min_area2) {
+    let min_area2 = 2.0 * std::f64::consts::PI * need_smallest * need_smallest;
+    for ring in at_cut.iter().filter(|r| signed_area2(r) > 0.0) {
+        if signed_area2(ring) <= min_area2 {
+            // Smaller than the smallest socket's disc of clearance.
+            missed += 1;
+            continue;
+        }
         let rlo = [0, 1].map(|a| ring.iter().map(|p| p[a]).fold(f64::INFINITY, f64::min));
         let rhi = [0, 1].map(|a| ring.iter().map(|p| p[a]).fold(f64::NEG_INFINITY, f64::max));
         for cu in u_edges.windows(2) {
@@ -396,24 +431,25 @@ fn plan_sockets(
                     let rect = (p[0] - cu[0]).min(cu[1] - p[0]).min(p[1] - cv[0]).min(cv[1] - p[1]) - NUDGE_MM;
                     let mut s = rect.min(cut_section.clearance(p));
                     for probe in &probes {
-                        if s < need {
+                        if s < need_smallest {
                             break;
                         }
                         s = s.min(probe.clearance(p));
                     }
                     for other in &sockets {
                         let d = ((p[0] - other.centre[0]).powi(2) + (p[1] - other.centre[1]).powi(2)).sqrt();
-                        s = s.min(d - radius);
+                        s = s.min(d - other.radius);
                     }
                     s
                 };
                 let Some(best) = pole_of_inaccessibility(lo, hi, &score) else {
                     continue;
                 };
-                if score(best) >= need {
+                let clearance = score(best);
+                if clearance >= need_smallest {
                     sockets.push(Socket {
                         centre: best,
-                        radius,
+                        radius: radius * (clearance / need).min(1.0),
                         depth,
                         segments: CYLINDER_SEGMENTS,
                     });

@@ -1,10 +1,14 @@
-//! Support pillars: cylinders from the build plate (the plane through the model's lowest point,
-//! perpendicular to the build direction) up to the points that would print in mid-air.
+//! Support pillars: cylinders up to the points that would print in mid-air, from the build
+//! plate (the plane through the model's lowest point, perpendicular to the build direction) or,
+//! where the model itself lies below such a point, from the model's surface.
 //!
 //! Pillars go under (a) every vertex lower than all its neighbours (local minima along the
-//! build direction) and (b) the lowest overhanging point of each cell of a grid (pitch
-//! `spacing_mm`) laid over the overhang regions in the plane of the build plate. Each pillar
-//! reaches `overlap_mm` into the model so that it fuses with it; each is a separate closed shell.
+//! build direction) and (b) the lowest overhanging point of each overhang layer (overhangs
+//! stacked one above the other each count) in each cell of a grid (pitch `spacing_mm`) laid
+//! over the overhang regions in the plane of the build plate. Each pillar
+//! reaches `overlap_mm` into the model at its top (and at its foot when it stands on the model)
+//! so that it fuses with it; each is a separate closed shell. A pillar never passes through the
+//! model: it stops at the first surface below its tip.
 
 use std::collections::HashMap;
 
@@ -14,6 +18,7 @@ use serde::Serialize;
 use crate::error::{check_geometry, positive, unit_direction, PrintError};
 use crate::orientation::is_overhang;
 use crate::primitives::{cylinder, cylinder_volume_mm3};
+use crate::spatial::SurfaceIndex;
 use crate::vector::{add, cross, dot, frame, norm, scale, sub, widen, Vec3};
 
 /// Parameters of [`support_pillars`] (mm, degrees).
@@ -51,6 +56,8 @@ pub struct SupportReport {
     pub minima_pillars: usize,
     /// Pillars under overhang grid cells.
     pub overhang_pillars: usize,
+    /// Pillars (of either kind) that stand on the model rather than on the build plate.
+    pub on_model_pillars: usize,
     /// Total pillar volume, mm³.
     pub pillar_volume_mm3: f64,
 }
@@ -95,7 +102,7 @@ pub fn support_pillars(
         .collect();
     let minima = tips.len();
     let (u, w) = frame(up);
-    let mut cells: HashMap<(i64, i64), Vec3> = HashMap::new();
+    let mut cells: HashMap<(i64, i64), Vec<Vec3>> = HashMap::new();
     for t in &mesh.triangles {
         let [a, b, c] = t.map(|i| widen(mesh.vertices[i as usize]));
         let n = cross(sub(b, a), sub(c, a));
@@ -108,16 +115,7 @@ pub fn support_pillars(
         let project = |p: Vec3| [dot(p, u), dot(p, w)];
         let [pa, pb, pc] = [project(a), project(b), project(c)];
         let area2 = (pb[0] - pa[0]) * (pc[1] - pa[1]) - (pc[0] - pa[0]) * (pb[1] - pa[1]);
-        let mut offer = |key: (i64, i64), point: Vec3| {
-            cells
-                .entry(key)
-                .and_modify(|p| {
-                    if dot(point, up) < dot(*p, up) {
-                        *p = point;
-                    }
-                })
-                .or_insert(point);
-        };
+        let mut offer = |key: (i64, i64), point: Vec3| cells.entry(key).or_default().push(point);
         let mut covered_any = false;
         if area2.abs() > 1e-12 {
             let lo = [0, 1].map(|k| pa[k].min(pb[k]).min(pc[k]));
@@ -146,23 +144,69 @@ pub fn support_pillars(
             offer(key, centroid);
         }
     }
+    // The model in the frame (u, w, up), so that "straight down" is a vertical line.
+    let aligned = Mesh {
+        vertices: mesh
+            .vertices
+            .iter()
+            .map(|v| {
+                let p = widen(*v);
+                [dot(p, u), dot(p, w), dot(p, up)].map(|c| c as f32)
+            })
+            .collect(),
+        triangles: mesh.triangles.clone(),
+    };
+    let index = SurfaceIndex::new(&aligned);
+    let to_aligned = |p: Vec3| [dot(p, u), dot(p, w), dot(p, up)];
+    // The first surface below a point, strictly below the point's own triangles (which meet
+    // its vertical line within f32 rounding of its height).
+    let ground_below = |p: Vec3| {
+        let q = to_aligned(p);
+        index.highest_hit_below(q, q[2] - 1e-3)
+    };
+    // Each cell's lowest overhang point, and the lowest point of every overhang layer stacked
+    // above it: a candidate starts a new layer when the first surface below it lies above the
+    // tip kept last (there is material in between); otherwise it belongs to that tip's layer.
     let mut keys: Vec<(i64, i64)> = cells.keys().copied().collect();
     keys.sort_unstable();
-    tips.extend(keys.iter().map(|k| cells[k]));
+    for key in keys {
+        let mut candidates = cells.remove(&key).unwrap_or_default();
+        candidates.sort_by(|a, b| dot(*a, up).total_cmp(&dot(*b, up)));
+        let mut kept: Option<f64> = None;
+        for c in candidates {
+            let height = dot(c, up);
+            let new_layer = match kept {
+                None => true,
+                Some(last) => ground_below(c).is_some_and(|h| h > last + 1e-3),
+            };
+            if new_layer {
+                tips.push(c);
+                kept = Some(height);
+            }
+        }
+    }
     let mut pillars = Vec::new();
     let mut counts = [0usize; 2];
+    let mut on_model = 0;
     let mut volume = 0.0;
     for (n, tip) in tips.iter().enumerate() {
-        let above_plate = dot(*tip, up) - plate;
-        if above_plate < min_height {
+        let tip_height = dot(*tip, up);
+        let below = ground_below(*tip);
+        let (ground, foot_overlap) = match below {
+            Some(h) => (h, overlap),
+            None => (plate, 0.0),
+        };
+        let gap = tip_height - ground;
+        if gap < min_height {
             continue;
         }
-        let foot = sub(*tip, scale(up, above_plate));
+        let foot = sub(*tip, scale(up, gap + foot_overlap));
         let top = add(*tip, scale(up, overlap));
         if let Some(p) = cylinder(foot, top, radius, 12) {
-            volume += cylinder_volume_mm3(radius, above_plate + overlap, 12);
+            volume += cylinder_volume_mm3(radius, gap + foot_overlap + overlap, 12);
             pillars.push(p);
             counts[usize::from(n >= minima)] += 1;
+            on_model += usize::from(below.is_some());
         }
     }
     Ok((
@@ -170,6 +214,7 @@ pub fn support_pillars(
         SupportReport {
             minima_pillars: counts[0],
             overhang_pillars: counts[1],
+            on_model_pillars: on_model,
             pillar_volume_mm3: volume,
         },
     ))
@@ -196,6 +241,7 @@ mod tests {
             let (lo, hi) = p.bounds().expect("bounds");
             assert!(lo[2].abs() < 1e-4 && (hi[2] - 10.5).abs() < 1e-3, "{lo:?} {hi:?}");
         }
+        assert_eq!(report.on_model_pillars, 0, "{report:?}");
         let sphere = ellipsoid([0.0, 0.0, 50.0], [10.0; 3], 3).expect("sphere");
         assert!(support_pillars(&sphere, [0.0, 0.0, 0.0], &options).is_err());
         let bad = SupportOptions {
@@ -203,5 +249,45 @@ mod tests {
             ..options
         };
         assert!(support_pillars(&sphere, [0.0, 0.0, 1.0], &bad).is_err());
+    }
+
+    #[test]
+    fn pillars_stop_on_the_model_below_instead_of_passing_through_it() {
+        // A shelf 10 mm above a wide base, seen along a tilted build direction too: the shelf's
+        // pillars must stand on the base (top at 4 mm) and never cross it.
+        let base = cuboid([-10.0, -10.0, 0.0], [30.0, 30.0, 4.0]).expect("base");
+        let shelf = cuboid([0.0, 0.0, 14.0], [20.0, 20.0, 16.0]).expect("shelf");
+        let model = medprint_mesh::shells::merge(&[base, shelf]);
+        let options = SupportOptions::default();
+        let (pillars, report) = support_pillars(&model, [0.0, 0.0, 1.0], &options).expect("supports");
+        assert_eq!(report.overhang_pillars, 16, "{report:?}");
+        assert_eq!(report.on_model_pillars, 16, "{report:?}");
+        for p in &pillars {
+            let (lo, hi) = p.bounds().expect("bounds");
+            // Foot 0.5 mm into the base's top, top 0.5 mm into the shelf.
+            assert!(
+                (lo[2] - 3.5).abs() < 1e-3 && (hi[2] - 14.5).abs() < 1e-3,
+                "{lo:?} {hi:?}"
+            );
+        }
+        let expected = 16.0 * cylinder_volume_mm3(0.75, 11.0, 12);
+        assert!((report.pillar_volume_mm3 - expected).abs() < 1e-6, "{report:?}");
+
+        // Upside down (build direction -z, plate at the shelf's top z = 16): the base's face at
+        // z = 4 overhangs. Under the shelf's footprint its pillars stand on the shelf (foot at
+        // z = 14.5 after the overlap); elsewhere they reach the plate.
+        let (pillars, report) = support_pillars(&model, [0.0, 0.0, -1.0], &options).expect("supports");
+        assert_eq!(report.overhang_pillars, 64, "{report:?}");
+        assert_eq!(report.on_model_pillars, 16, "{report:?}");
+        for p in &pillars {
+            let (lo, hi) = p.bounds().expect("bounds");
+            let centre = [0, 1].map(|a| (lo[a] + hi[a]) / 2.0);
+            let over_shelf = centre.iter().all(|&c| c > 0.0 && c < 20.0);
+            let foot = if over_shelf { 14.5 } else { 16.0 };
+            assert!(
+                (lo[2] - 3.5).abs() < 1e-3 && (hi[2] - foot).abs() < 1e-3,
+                "{lo:?} {hi:?}"
+            );
+        }
     }
 }

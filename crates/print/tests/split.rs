@@ -38,7 +38,7 @@ fn assert_split_reassembles(original: &Mesh, result: &SplitResult, options: &Spl
         })
         .fold(0.0f64, f64::max);
     let parts_volume: f64 = result.parts.iter().map(signed_volume_mm3).sum();
-    let sockets = 2.0 * result.report.connectors as f64 * result.report.socket_volume_mm3;
+    let sockets = result.report.sockets_volume_mm3;
     let original_volume = signed_volume_mm3(original);
     let relative = (parts_volume + sockets - original_volume).abs() / original_volume;
     assert!(worst <= 0.1, "an original vertex is {worst} mm from every part");
@@ -144,11 +144,56 @@ fn hostile_input_is_refused() {
             hole_depth_mm: 0.0,
             ..options
         },
+        SplitOptions {
+            min_hole_diameter_mm: 0.2,
+            ..options
+        },
+        SplitOptions {
+            min_hole_diameter_mm: f64::NAN,
+            ..options
+        },
     ] {
         assert!(
             matches!(split_to_fit(&good, &broken), Err(PrintError::BadParameter { .. })),
             "{broken:?}"
         );
+    }
+}
+
+#[test]
+fn thin_bars_get_reduced_connectors_down_to_the_smallest_socket() {
+    // Square bars 150 mm long, cut once. The standard connector needs 2.5 mm of clearance
+    // (1.5 mm socket radius + 1 mm wall), i.e. a 5 mm bar.
+    let options = SplitOptions::default();
+    for (side, expected_hole) in [(6.0, Some(3.0)), (4.0, Some(2.4)), (3.0, Some(1.8)), (2.0, None)] {
+        let half = side / 2.0;
+        let original = cuboid([0.0, -half, -half], [150.0, half, half]).expect("bar");
+        let result = split_to_fit(&original, &options).expect("split");
+        assert_eq!(result.parts.len(), 2, "{side} mm bar");
+        let report = &result.report;
+        match expected_hole {
+            Some(hole) => {
+                assert_eq!(report.connectors, 1, "{side} mm bar: {report:?}");
+                assert_eq!(
+                    report.reduced_connectors,
+                    usize::from(hole < 3.0),
+                    "{side} mm bar: {report:?}"
+                );
+                // Pin diameter = socket diameter − the 0.2 mm clearance (the cylinder's polygon
+                // has a vertex on each axis, so its extent across is the diameter).
+                let (lo, hi) = result.pins[0].bounds().expect("pin");
+                let pin = f64::from(hi[1]) - f64::from(lo[1]);
+                assert!((pin - (hole - 0.2)).abs() < 0.02, "{side} mm bar: pin {pin} mm");
+                // It stays inside the bar with the scaled wall around it.
+                let wall = half - pin / 2.0 - 0.1;
+                assert!(wall >= hole / 3.0 - 1e-3, "{side} mm bar: wall {wall} mm");
+            }
+            None => {
+                assert_eq!(report.connectors, 0, "{side} mm bar: {report:?}");
+                assert_eq!(report.regions_without_connector, 1, "{side} mm bar: {report:?}");
+            }
+        }
+        assert_split_reassembles(&original, &result, &options);
     }
 }
 
