@@ -145,19 +145,16 @@ pub fn support_pillars(
         }
     }
     // The model in the frame (u, w, up), so that "straight down" is a vertical line.
+    let to_aligned = |p: Vec3| [dot(p, u), dot(p, w), dot(p, up)];
     let aligned = Mesh {
         vertices: mesh
             .vertices
             .iter()
-            .map(|v| {
-                let p = widen(*v);
-                [dot(p, u), dot(p, w), dot(p, up)].map(|c| c as f32)
-            })
+            .map(|v| to_aligned(widen(*v)).map(|c| c as f32))
             .collect(),
         triangles: mesh.triangles.clone(),
     };
     let index = SurfaceIndex::new(&aligned);
-    let to_aligned = |p: Vec3| [dot(p, u), dot(p, w), dot(p, up)];
     // The first surface below a point, strictly below the point's own triangles (which meet
     // its vertical line within f32 rounding of its height).
     let ground_below = |p: Vec3| {
