@@ -207,6 +207,39 @@ impl PipelineError {
     }
 }
 
+impl PipelineError {
+    /// The reason in plain language for the person who ordered the model, with what to do next.
+    /// It names no server path and holds no debug structure (those go to the log, through
+    /// `Display`); the CLI, the API and the web app all show this text.
+    pub fn user_message(&self) -> String {
+        match self {
+            PipelineError::Input(_) => "The scan could not be read: no file held a usable image series. \
+                Check that the upload contains the DICOM files (or NIfTI file) of one CT or MR series, then upload it again."
+                .into(),
+            PipelineError::Model { .. } => "The trained segmentation model could not be read. \
+                Choose another model or run without one."
+                .into(),
+            PipelineError::Segment(_) => "The scan could not be segmented: its values or geometry are unusable \
+                (too few slices, or an empty image). Check the series and the modality, then run it again."
+                .into(),
+            PipelineError::NothingFound { threshold_hu, .. } => format!(
+                "No bone was found (threshold {threshold_hu:.0} HU). Is this an MRI or a scan without bone? \
+                 Choose the right modality (MR for an MRI), or set a lower threshold, then run it again."
+            ),
+            PipelineError::Surface(_) => "No printable surface could be made from the segmentation. \
+                Check the scan and the modality, then run it again."
+                .into(),
+            PipelineError::Print(_) => "Print preparation could not finish. \
+                Run it again without print preparation, or with another build volume."
+                .into(),
+            PipelineError::Usage(reason) => format!("The run's parameters are not valid: {reason}."),
+            PipelineError::Output { .. } => "A result file could not be written (the disk may be full or \
+                read-only). Ask your administrator to check the storage, then run it again."
+                .into(),
+        }
+    }
+}
+
 pub(crate) fn output_error(path: &Path, reason: impl ToString) -> PipelineError {
     PipelineError::Output {
         path: path.display().to_string(),
