@@ -15,8 +15,12 @@ use medprint_mesh::measure::signed_volume_mm3;
 use medprint_mesh::shells::split_shells;
 use medprint_mesh::Mesh;
 use medprint_preview::{write_histogram_plot, write_mesh_preview, write_slice_previews, Overlay};
-use medprint_segment::anomaly::{check_scan, ScanFacts, Severity};
-use medprint_segment::bone::{segment_bone, segment_bone_with_progress, BoneParams, BoneSegmentation};
+use medprint_segment::anomaly::{check_scan_with_body, ScanFacts, Severity};
+use medprint_segment::body::{body_mask, BodyMask};
+use medprint_segment::bone::{
+    segment_bone, segment_bone_in_body, segment_bone_with_progress, BoneParams, BoneSegmentation,
+};
+use medprint_segment::contrast::{find_contrast_lumens, ContrastLumens};
 use medprint_segment::curing::{separate_touching_bones, SeparationParams};
 use medprint_segment::edits::{apply_label_edits, LabelEdit};
 use medprint_segment::forest::{BoneModel, ForestResolution};
@@ -240,6 +244,17 @@ impl PipelineError {
     }
 }
 
+/// Contrast-filled lumens of a CT scan (none for other modalities, without a body mask, or when
+/// the check is switched off); a failed check is logged and treated as "none found".
+fn find_lumens(volume: &medprint_volume::Volume<i16>, body: Option<&BodyMask>, params: &BoneParams) -> ContrastLumens {
+    match (body, &params.contrast) {
+        (Some(body), Some(contrast)) if params.scan == ScanType::Ct => find_contrast_lumens(volume, body, contrast)
+            .inspect_err(|e| tracing::warn!(error = %e, "contrast check failed"))
+            .unwrap_or_else(|_| ContrastLumens::none()),
+        _ => ContrastLumens::none(),
+    }
+}
+
 pub(crate) fn output_error(path: &Path, reason: impl ToString) -> PipelineError {
     PipelineError::Output {
         path: path.display().to_string(),
@@ -357,13 +372,20 @@ pub fn convert_scan(
         timings: BTreeMap::new(),
     };
 
-    let anomalies = clock.run(Stage::Check, || {
+    // The body mask and the contrast-filled lumens are found once and shared by the scan checks
+    // and the segmentation.
+    let (anomalies, body, lumens) = clock.run(Stage::Check, || {
         let histogram = Histogram::of_volume(&scan.volume, None);
         let facts = ScanFacts {
             declared_ct: params.scan == ScanType::Ct,
             slice_gaps_mm: None,
         };
-        check_scan(&scan.volume, &histogram, &facts)
+        let body = body_mask(&scan.volume)
+            .inspect_err(|e| tracing::warn!(error = %e, "body mask failed"))
+            .ok();
+        let lumens = find_lumens(&scan.volume, body.as_ref(), &params);
+        let anomalies = check_scan_with_body(&scan.volume, &histogram, &facts, body.as_ref(), Some(&lumens));
+        (anomalies, body, lumens)
     });
     warnings.extend(
         anomalies
@@ -373,10 +395,13 @@ pub fn convert_scan(
             .map(|a| a.message.clone()),
     );
     let mut seg = clock.run(Stage::Segment, || {
-        segment_bone_with_progress(&scan.volume, &params, &|step, fraction| {
-            progress.advance(Stage::Segment, fraction, step)
-        })
+        let report = |step: &str, fraction: f32| progress.advance(Stage::Segment, fraction, step);
+        match &body {
+            Some(body) => segment_bone_in_body(&scan.volume, &params, body, &lumens, &report),
+            None => segment_bone_with_progress(&scan.volume, &params, &report),
+        }
     })?;
+    drop((body, lumens));
     warnings.extend(seg.warnings.iter().cloned());
     let mut outputs = Vec::new();
     let (fusion, algorithms, model_used) = match &options.model {
@@ -526,6 +551,8 @@ pub fn convert_scan(
             islands_removed: seg.islands_removed,
             table_voxels_removed: seg.table_voxels_removed,
             metal_voxels_excluded: seg.metal_voxels_excluded,
+            contrast: seg.contrast.clone(),
+            lumen_voxels_excluded: seg.lumen_voxels_excluded,
             bone_instances,
             patient_adjustment: seg.patient_adjustment.clone(),
             model: model_used,

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use medprint_mesh::topology::MeshCheck;
 use medprint_segment::anomaly::AnomalyReport;
+use medprint_segment::contrast::ContrastEnhancement;
 use medprint_segment::forest::FoldScore;
 use medprint_segment::fusion::{AlgorithmAgreement, FusionRule};
 use medprint_segment::patient::PatientAdjustment;
@@ -83,6 +84,11 @@ pub struct SegmentationReport {
     pub table_voxels_removed: u64,
     /// Voxels excluded from bone as metal (implants) or its partial-volume rim.
     pub metal_voxels_excluded: u64,
+    /// Whether the scan is contrast-enhanced, its phase, trust and lumens.
+    pub contrast: ContrastEnhancement,
+    /// Voxels above the threshold excluded as contrast-filled lumen (vessels, heart, bowel) or
+    /// its partial-volume wall.
+    pub lumen_voxels_excluded: u64,
     /// Individual bones after separating touching ones (`--separate-bones`).
     pub bone_instances: Option<usize>,
     /// How the patient parameters moved the threshold, when given.

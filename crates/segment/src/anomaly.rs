@@ -7,9 +7,12 @@
 //!
 //! Cost: one parallel pass over the voxels (metal candidates and the noise estimate) plus, with a
 //! body mask, one parallel pass over the mask (table and field of view); [`check_scan`] also
-//! computes the body mask itself, [`check_scan_with_body`] reuses one.
+//! computes the body mask itself, [`check_scan_with_body`] reuses one. Contrast enhancement is
+//! found by [`crate::contrast`] (once per scan, shared with the bone segmentation): dense objects
+//! next to contrast-filled lumens are concentrated contrast, never reported as metal.
 
 use crate::body::{body_mask, BodyMask, BODY_THRESHOLD_HU};
+use crate::contrast::{find_contrast_lumens, ContrastLumens, ContrastParams};
 use crate::histogram::Histogram;
 use medprint_volume::Volume;
 use rayon::prelude::*;
@@ -47,6 +50,10 @@ pub enum AnomalyKind {
     TruncatedFieldOfView,
     /// Too little contrast to separate bone from soft tissue.
     LowContrast,
+    /// Iodinated contrast in vessels, heart or bowel (as bright as bone).
+    ContrastEnhanced,
+    /// Very dense material next to contrast-filled lumens: undiluted contrast, not metal.
+    ConcentratedContrast,
 }
 
 /// One finding of the anomaly checks.
@@ -392,6 +399,8 @@ fn noise_anomaly(noise: f32) -> Option<Anomaly> {
 struct DenseObject {
     voxels: u64,
     centroid_ijk: [f64; 3],
+    /// The smallest `proximity(voxel)` of its voxels (see [`dense_objects`]).
+    nearest: f64,
 }
 
 /// 6-connected components of the (ascending) voxel indices `metal` in a grid of `dims`.
@@ -399,7 +408,10 @@ struct DenseObject {
 /// Hand-written instead of using [`crate::Components`]: metal voxels are sparse (usually
 /// < 0.1 % of the scan), so a union–find over their sorted indices avoids building and scanning
 /// a full-size mask (88 MB for a clinical volume).
-fn dense_objects(metal: &[usize], dims: [usize; 3]) -> Vec<DenseObject> {
+///
+/// `proximity(ijk)` is evaluated per voxel and its minimum kept per object (e.g. the distance to
+/// a contrast-filled lumen).
+fn dense_objects(metal: &[usize], dims: [usize; 3], proximity: impl Fn([f64; 3]) -> f64) -> Vec<DenseObject> {
     let [nx, ny, _] = dims;
     let mut parent: Vec<usize> = (0..metal.len()).collect();
     fn root(parent: &mut [usize], mut i: usize) -> usize {
@@ -426,27 +438,30 @@ fn dense_objects(metal: &[usize], dims: [usize; 3]) -> Vec<DenseObject> {
             }
         }
     }
-    let mut sums: std::collections::HashMap<usize, (u64, [f64; 3])> = std::collections::HashMap::new();
+    let mut sums: std::collections::HashMap<usize, (u64, [f64; 3], f64)> = std::collections::HashMap::new();
     for (k, &idx) in metal.iter().enumerate() {
         let r = root(&mut parent, k);
-        let e = sums.entry(r).or_insert((0, [0.0; 3]));
+        let ijk = [(idx % nx) as f64, ((idx / nx) % ny) as f64, (idx / (nx * ny)) as f64];
+        let e = sums.entry(r).or_insert((0, [0.0; 3], f64::INFINITY));
         e.0 += 1;
-        e.1[0] += (idx % nx) as f64;
-        e.1[1] += ((idx / nx) % ny) as f64;
-        e.1[2] += (idx / (nx * ny)) as f64;
+        for a in 0..3 {
+            e.1[a] += ijk[a];
+        }
+        e.2 = e.2.min(proximity(ijk));
     }
     let mut objects: Vec<DenseObject> = sums
         .into_values()
-        .map(|(n, s)| DenseObject {
+        .map(|(n, s, nearest)| DenseObject {
             voxels: n,
             centroid_ijk: s.map(|c| c / n as f64),
+            nearest,
         })
         .collect();
     objects.sort_by_key(|o| std::cmp::Reverse(o.voxels));
     objects
 }
 
-fn metal_anomalies(v: &Volume<i16>, metal: &[usize]) -> Vec<Anomaly> {
+fn metal_anomalies(v: &Volume<i16>, metal: &[usize], lumens: Option<&ContrastLumens>) -> Vec<Anomaly> {
     let voxel_mm3 = v.geometry.voxel_volume_mm3();
     let total_mm3 = metal.len() as f64 * voxel_mm3;
     if metal.len() > METAL_MAX_ANALYSED_VOXELS {
@@ -462,12 +477,37 @@ fn metal_anomalies(v: &Volume<i16>, metal: &[usize]) -> Vec<Anomaly> {
             trust: 0.2,
         }];
     }
-    let objects: Vec<DenseObject> = dense_objects(metal, v.dims())
+    let contrast_params = ContrastParams::default();
+    let lumen_distance = |ijk: [f64; 3]| {
+        lumens
+            .and_then(|l| l.distance_to_lumen_mm(ijk))
+            .unwrap_or(f64::INFINITY)
+    };
+    let (contrast, objects): (Vec<DenseObject>, Vec<DenseObject>) = dense_objects(metal, v.dims(), lumen_distance)
+        .into_iter()
+        .partition(|o| o.nearest <= contrast_params.dense_contrast_mm);
+    let objects: Vec<DenseObject> = objects
         .into_iter()
         .filter(|o| o.voxels >= METAL_MIN_VOXELS && o.voxels as f64 * voxel_mm3 >= METAL_MIN_MM3)
         .collect();
+    let enhanced = lumens.is_some_and(|l| l.enhancement.enhanced);
+    let mut out = Vec::new();
+    if !contrast.is_empty() {
+        let mm3: f64 = contrast.iter().map(|o| o.voxels as f64 * voxel_mm3).sum();
+        out.push(Anomaly {
+            kind: AnomalyKind::ConcentratedContrast,
+            severity: Severity::Info,
+            message: format!(
+                "{} very dense spots (above {METAL_HU} HU, {mm3:.0} mm³ together) lie in or next to contrast-filled \
+                 vessels or bowel: undiluted contrast, not metal; they are kept out of the bone model",
+                contrast.len()
+            ),
+            location_mm: None,
+            trust: 0.9,
+        });
+    }
     if objects.is_empty() {
-        return Vec::new();
+        return out;
     }
     let objects_mm3: f64 = objects.iter().map(|o| o.voxels as f64 * voxel_mm3).sum();
     let streaks = objects_mm3 > METAL_STREAK_MM3;
@@ -477,29 +517,39 @@ fn metal_anomalies(v: &Volume<i16>, metal: &[usize]) -> Vec<Anomaly> {
         ""
     };
     let trust = if streaks { 0.6 } else { 0.8 };
-    let mut out: Vec<Anomaly> = objects
-        .iter()
-        .take(METAL_MAX_LISTED)
-        .map(|o| {
-            let p = v.geometry.index_to_patient(o.centroid_ijk);
-            let mm3 = o.voxels as f64 * voxel_mm3;
-            Anomaly {
-                kind: AnomalyKind::MetalObject,
-                severity: Severity::Warning,
-                message: format!(
-                    "metal or another very dense object (above {METAL_HU} HU, e.g. an implant) of about {mm3:.0} mm³ \
-                     at {}{hint}",
-                    describe_position(p)
-                ),
-                location_mm: Some(p),
-                trust,
-            }
-        })
-        .collect();
+    out.extend(objects.iter().take(METAL_MAX_LISTED).map(|o| {
+        let p = v.geometry.index_to_patient(o.centroid_ijk);
+        let mm3 = o.voxels as f64 * voxel_mm3;
+        // In a contrast-enhanced scan a dense object away from the detected lumens is still
+        // most likely undiluted contrast (a great vein next to the injection); say both.
+        let (kind, what) = if enhanced {
+            (
+                AnomalyKind::ConcentratedContrast,
+                "in this contrast-enhanced scan most likely undiluted contrast in a vein, else metal (an implant); \
+                     check the images: a very dense object",
+            )
+        } else {
+            (AnomalyKind::MetalObject, "metal or another very dense object")
+        };
+        Anomaly {
+            kind,
+            severity: Severity::Warning,
+            message: format!(
+                "{what} (above {METAL_HU} HU, e.g. an implant) of about {mm3:.0} mm³ at {}{hint}",
+                describe_position(p)
+            ),
+            location_mm: Some(p),
+            trust,
+        }
+    }));
     if objects.len() > METAL_MAX_LISTED {
         let rest = &objects[METAL_MAX_LISTED..];
         out.push(Anomaly {
-            kind: AnomalyKind::MetalObject,
+            kind: if enhanced {
+                AnomalyKind::ConcentratedContrast
+            } else {
+                AnomalyKind::MetalObject
+            },
             severity: Severity::Warning,
             message: format!(
                 "{} more small dense objects ({:.0} mm³ together)",
@@ -802,6 +852,20 @@ fn contrast_anomaly(histogram: &Histogram) -> Option<Anomaly> {
     })
 }
 
+/// The contrast-enhancement finding: information for the reviewer (the lumens are kept out of
+/// bone), with the detection's trust.
+fn contrast_enhancement_anomaly(lumens: &ContrastLumens) -> Option<Anomaly> {
+    let message = lumens.enhancement.describe()?;
+    let largest = lumens.enhancement.regions.first()?;
+    Some(Anomaly {
+        kind: AnomalyKind::ContrastEnhanced,
+        severity: Severity::Info,
+        message,
+        location_mm: Some(largest.centre_mm),
+        trust: lumens.enhancement.trust,
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Entry points.
 
@@ -819,11 +883,17 @@ pub fn check_scan(v: &Volume<i16>, histogram: &Histogram, facts: &ScanFacts) -> 
     } else {
         None
     };
-    check_scan_with_body(v, histogram, facts, body.as_ref())
+    let lumens = body.as_ref().and_then(|body| {
+        find_contrast_lumens(v, body, &ContrastParams::default())
+            .inspect_err(|e| tracing::warn!(error = %e, "contrast check failed"))
+            .ok()
+    });
+    check_scan_with_body(v, histogram, facts, body.as_ref(), lumens.as_ref())
 }
 
-/// Runs every anomaly check, reusing a body mask computed by the caller ([`body_mask`]); without
-/// one the table and field-of-view checks are skipped.
+/// Runs every anomaly check, reusing a body mask computed by the caller ([`body_mask`]) and the
+/// contrast-filled lumens ([`find_contrast_lumens`]); without a body mask the table and
+/// field-of-view checks are skipped, without lumens the contrast finding.
 ///
 /// Intensity checks (metal, noise, table, contrast) run only on scans declared CT whose
 /// histogram looks like CT: other values are not HU. Findings are sorted most severe first.
@@ -832,6 +902,7 @@ pub fn check_scan_with_body(
     histogram: &Histogram,
     facts: &ScanFacts,
     body: Option<&BodyMask>,
+    lumens: Option<&ContrastLumens>,
 ) -> AnomalyReport {
     let modality = ModalityScore::of_histogram(histogram);
     let mut anomalies = Vec::new();
@@ -846,7 +917,8 @@ pub fn check_scan_with_body(
         None
     };
     if hu_valid {
-        anomalies.extend(metal_anomalies(v, &pass.metal));
+        anomalies.extend(metal_anomalies(v, &pass.metal, lumens));
+        anomalies.extend(lumens.and_then(contrast_enhancement_anomaly));
         anomalies.extend(noise_hu.and_then(noise_anomaly));
         anomalies.extend(contrast_anomaly(histogram));
         if let Some(body) = body {

@@ -7,12 +7,13 @@
 //! fill enclosed cavities (marrow) → move the boundary to the local half maximum (CT) → surface
 //! field.
 
-use crate::body::body_mask;
+use crate::body::{body_mask, BodyMask};
 use crate::components::{face_neighbours, Connectivity};
+use crate::contrast::{find_contrast_lumens, ContrastEnhancement, ContrastLumens, ContrastParams};
 use crate::edge::{HalfMaxEdge, DEFAULT_SOFT_TISSUE_HU};
 use crate::gaussian::gaussian_smooth;
 use crate::histogram::Histogram;
-use crate::morphology::{close_and_fill_in_slices, fill_holes, remove_components};
+use crate::morphology::{close_and_fill_in_slices, fill_cavities_open_at_scan_ends, fill_holes, remove_components};
 use crate::patient::{adjust_for_patient, PatientAdjustment, PatientParams};
 use crate::probability::logistic_probability;
 use crate::threshold::{
@@ -50,12 +51,20 @@ pub struct BoneParams {
     pub fill: bool,
     /// Radius (mm, rounded to voxels per axis) of the per-slice square closing that bridges gaps
     /// in thin or partial-volumed cortex before cavities are filled (bridges gaps < 2 × radius).
+    /// 7 mm (2 voxels at 3 mm, 5 at 1.5 mm) was chosen across scans: it closes the thin cortex
+    /// of vertebrae at 1.5 mm (T12 of the angiogram 84 % → 96 % covered) and leaves the 3 mm
+    /// abdomen as it was (4.5 mm gave 1 voxel less at 1.5 mm, the same at 3 mm).
     pub cortex_gap_mm: f64,
     /// Voxels added by gap closing or per-slice cavity filling must be denser than this (HU):
     /// above muscle/organs (30–60 HU) and fluid in canals (spinal canal, CSF ≈ 0–20 HU), below
     /// partial-volumed cancellous bone. Cavities closed in 3D
     /// are filled regardless (fatty marrow).
     pub cavity_min_hu: f32,
+    /// Largest cross-section (mm²) of a marrow cavity that is open only where the scan ends (a
+    /// long bone or vertebra cut by the field of view): such cavities are filled when their
+    /// content is fatty marrow (median below [`FATTY_MARROW_MAX_HU`]) or denser than
+    /// `cavity_min_hu`. Larger ones (the skull's or the pelvis' content) never are.
+    pub open_marrow_max_mm2: f64,
     /// Place the boundary at the local half maximum between bone and surrounding tissue
     /// ([`crate::edge`]) instead of at the threshold: the threshold keeps voxels that are only a
     /// few percent bone. Applies to CT only (it needs HU).
@@ -67,6 +76,9 @@ pub struct BoneParams {
     /// one-voxel partial-volume rim are excluded from bone after cavity filling, so implants
     /// neither print as bone nor leave the marrow around them open. `None` keeps them.
     pub metal_hu: Option<f32>,
+    /// Contrast-filled lumens (vessels, heart chambers, bowel) are found ([`crate::contrast`])
+    /// and kept out of bone on CT; `None` disables the check.
+    pub contrast: Option<ContrastParams>,
 }
 
 impl Default for BoneParams {
@@ -80,11 +92,13 @@ impl Default for BoneParams {
             min_island_mm3: 500.0,
             cortical_seed_hu: 200.0,
             fill: true,
-            cortex_gap_mm: 4.5,
+            cortex_gap_mm: 7.0,
             cavity_min_hu: 60.0,
+            open_marrow_max_mm2: 1200.0,
             half_max_edge: true,
             patient: None,
             metal_hu: Some(DEFAULT_METAL_HU),
+            contrast: Some(ContrastParams::default()),
         }
     }
 }
@@ -128,6 +142,12 @@ impl BoneParams {
             self.cortical_seed_hu.into(),
             self.cortical_seed_hu.is_finite(),
             "finite HU",
+        )?;
+        check(
+            "open_marrow_max_mm2",
+            self.open_marrow_max_mm2,
+            finite_nonneg(self.open_marrow_max_mm2),
+            "finite, ≥ 0 mm²",
         )?;
         check(
             "cavity_min_hu",
@@ -174,6 +194,10 @@ pub struct BoneSegmentation {
     pub patient_adjustment: Option<PatientAdjustment>,
     /// Voxels above the threshold excluded as metal or its rim.
     pub metal_voxels_excluded: u64,
+    /// Whether the scan is contrast-enhanced, and its lumens.
+    pub contrast: ContrastEnhancement,
+    /// Voxels above the threshold excluded as contrast-filled lumen or its wall.
+    pub lumen_voxels_excluded: u64,
     /// Conditions a reviewer should know about.
     pub warnings: Vec<String>,
     /// Wall time per stage (ms).
@@ -196,6 +220,27 @@ pub fn segment_bone_with_progress(
     if scan.is_empty() {
         return Err(SegmentError::EmptyVolume { dims: scan.dims() });
     }
+    let body = body_mask(scan)?;
+    let lumens = match &params.contrast {
+        Some(contrast) if params.scan == ScanType::Ct => find_contrast_lumens(scan, &body, contrast)?,
+        _ => ContrastLumens::none(),
+    };
+    segment_bone_in_body(scan, params, &body, &lumens, progress)
+}
+
+/// Segments bone in a CT scan (HU) whose body mask ([`body_mask`]) and contrast-filled lumens
+/// ([`find_contrast_lumens`]) the caller already has (computed once, shared with the scan checks).
+pub fn segment_bone_in_body(
+    scan: &Volume<i16>,
+    params: &BoneParams,
+    body: &BodyMask,
+    lumens: &ContrastLumens,
+    progress: &dyn Fn(&str, f32),
+) -> Result<BoneSegmentation, SegmentError> {
+    params.validate()?;
+    if scan.is_empty() {
+        return Err(SegmentError::EmptyVolume { dims: scan.dims() });
+    }
     let dims = scan.dims();
     let geometry = scan.geometry;
     let mut timings = Vec::new();
@@ -207,7 +252,6 @@ pub fn segment_bone_with_progress(
         progress(name, fraction);
     };
 
-    let body = body_mask(scan)?;
     if body.body_voxels == 0 {
         warnings.push("no body found (no voxel above −500 HU): empty segmentation".into());
     }
@@ -277,11 +321,19 @@ pub fn segment_bone_with_progress(
         .zip(&body.mask)
         .map(|(&p, &b)| u8::from(p >= 128 && b != 0))
         .collect();
+    let mut lumen_voxels_excluded = lumens.remove_from(&mut mask);
+    if let Some(finding) = lumens.enhancement.describe() {
+        warnings.push(finding);
+    }
     lap("probability", 0.5, &mut timings);
 
     let voxel_mm3 = geometry.voxel_volume_mm3();
     let min_voxels = (params.min_island_mm3 / voxel_mm3).ceil() as u64;
-    let seed = params.cortical_seed_hu.max(t);
+    // In a contrast-enhanced scan a part is bone only if it holds voxels denser than the contrast.
+    let seed = params
+        .cortical_seed_hu
+        .max(t)
+        .max(lumens.enhancement.cortex_seed_hu().unwrap_or(f32::MIN));
     let sm = smoothed.data();
     let (islands_removed, _) = remove_components(&mut mask, dims, min_voxels, |c| {
         c.any_voxel(|i| f32::from(sm[i]) >= seed)
@@ -293,6 +345,28 @@ pub fn segment_bone_with_progress(
         let gate = params.cavity_min_hu;
         close_and_fill_in_slices(&mut mask, dims, radius, |i| f32::from(sm[i]) > gate)?;
         fill_holes(&mut mask, dims, Connectivity::Face3d)?;
+        let max_slice_voxels =
+            (params.open_marrow_max_mm2 / (geometry.spacing[0] * geometry.spacing[1])).floor() as u64;
+        let marrow_at_ends = fill_cavities_open_at_scan_ends(&mut mask, dims, max_slice_voxels, |voxels| {
+            let mut values: Vec<i16> = voxels.iter().map(|&i| sm[i]).collect();
+            if values.is_empty() {
+                return false;
+            }
+            let mid = values.len() / 2;
+            let median = values.select_nth_unstable(mid).1;
+            f32::from(*median) < FATTY_MARROW_MAX_HU || f32::from(*median) > gate
+        })?;
+        if marrow_at_ends > 0 {
+            tracing::debug!(marrow_at_ends, "marrow filled where bones leave the scan");
+        }
+        // Filling may close over a lumen enclosed by bone in a slice (the heart inside the ribs):
+        // take the lumens out again, then the fragments this leaves.
+        if lumens.enhancement.enhanced {
+            lumen_voxels_excluded += lumens.remove_from(&mut mask);
+            remove_components(&mut mask, dims, min_voxels, |c| {
+                c.any_voxel(|i| f32::from(sm[i]) >= seed)
+            })?;
+        }
     }
     let metal_voxels_excluded = match params.metal_hu {
         Some(metal_hu) => exclude_metal_and_rim(&mut mask, scan, metal_hu, min_voxels)?,
@@ -314,6 +388,18 @@ pub fn segment_bone_with_progress(
     if let Some(edge) = &edge {
         let peeled = edge.peel(&mut mask, smoothed, edge.peel_layers())?;
         tracing::debug!(peeled, "partial-volume voxels below the local half maximum removed");
+    }
+    if lumens.enhancement.enhanced {
+        // Calcified plaque: small dense fragments on a lumen's wall, not bone.
+        let (_, plaque) = remove_components(&mut mask, dims, 0, |c| {
+            let near_lumen = c.any_voxel(|i| face_neighbours(i, dims).any(|j| lumens.is_lumen(j)));
+            c.sizes
+                .iter()
+                .zip(near_lumen)
+                .map(|(&size, near)| size >= min_voxels || !near)
+                .collect()
+        })?;
+        lumen_voxels_excluded += plaque;
     }
     lap("edge", 0.9, &mut timings);
 
@@ -354,10 +440,16 @@ pub fn segment_bone_with_progress(
         table_voxels_removed,
         patient_adjustment,
         metal_voxels_excluded,
+        contrast: lumens.enhancement.clone(),
+        lumen_voxels_excluded,
         warnings,
         timings_ms: timings,
     })
 }
+
+/// Marrow cavities open at the scan's ends are filled when their median density is below this
+/// (HU): fatty (yellow) marrow, −100..−20 HU, unlike fluid in canals (CSF 0–20 HU) or soft tissue.
+pub const FATTY_MARROW_MAX_HU: f32 = -20.0;
 
 /// Lowest hard-bone threshold (HU) patient parameters can lead to: calcified costal cartilage
 /// (≈ 100–110 HU, more common with age) must stay out of the model.

@@ -237,6 +237,11 @@ impl Components {
         })
     }
 
+    /// Size of the labelled grid.
+    pub fn dims(&self) -> [usize; 3] {
+        self.dims
+    }
+
     /// Number of components.
     pub fn count(&self) -> usize {
         self.sizes.len()

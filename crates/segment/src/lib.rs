@@ -10,6 +10,7 @@ pub mod anomaly;
 pub mod body;
 pub mod bone;
 pub mod components;
+pub mod contrast;
 pub mod curing;
 pub mod edge;
 pub mod edits;

@@ -180,35 +180,120 @@ pub fn fill_holes(mask: &mut [u8], dims: [usize; 3], connectivity: Connectivity)
             })
             .sum(),
         Connectivity::Face3d => {
-            let mut candidates = vec![0u8; mask.len()];
-            candidates
-                .par_chunks_mut(slice_len)
-                .zip(mask.par_chunks(slice_len))
-                .try_for_each(|(c, m)| enclosed_in_slice(m, nx, c))?;
-            let comps = Components::label(&candidates, dims, true, Connectivity::Face3d)?;
-            // `touches_border` covers the first and last slice (x/y borders are impossible).
-            let mut open = comps.touches_border.clone();
-            comps.for_each_run(|c, start, len| {
-                if open[c] {
-                    return;
-                }
-                let escapes = |j: usize| mask[j] == 0 && candidates[j] == 0;
-                let below = start >= slice_len && (start - slice_len..start - slice_len + len).any(escapes);
-                let above =
-                    start + slice_len + len <= mask.len() && (start + slice_len..start + slice_len + len).any(escapes);
-                open[c] = below || above;
-            });
-            let cavity: Vec<bool> = open.iter().map(|&o| !o).collect();
-            comps.paint(&cavity, mask, 1)?;
-            Ok(comps
-                .sizes
+            let cavities = slice_enclosed_cavities(mask, dims)?;
+            let closed: Vec<bool> = cavities
+                .open_sideways
                 .iter()
-                .zip(&cavity)
-                .filter(|(_, &f)| f)
-                .map(|(&s, _)| s)
-                .sum())
+                .zip(&cavities.open_at_ends)
+                .map(|(&side, &ends)| !side && !ends)
+                .collect();
+            cavities.components.paint(&closed, mask, 1)?;
+            Ok(cavities.voxels_of(&closed))
         }
     }
+}
+
+/// The background voxels of a mask that are enclosed within their axial slice, as 3D
+/// (6-connected) components, with how each component opens.
+///
+/// Invariant: a component with neither opening is a cavity enclosed in 3D.
+pub struct SliceEnclosedCavities {
+    /// The components.
+    pub components: Components,
+    /// Whether the component reaches, above or below, background that is open in its slice.
+    pub open_sideways: Vec<bool>,
+    /// Whether the component reaches the first or last slice of the grid (the scan's ends).
+    pub open_at_ends: Vec<bool>,
+    /// Largest area of the component in one slice (voxels).
+    pub max_slice_voxels: Vec<u64>,
+}
+
+impl SliceEnclosedCavities {
+    /// Voxels of the components `c` with `selected[c]`.
+    pub fn voxels_of(&self, selected: &[bool]) -> u64 {
+        self.components
+            .sizes
+            .iter()
+            .zip(selected)
+            .filter(|(_, &f)| f)
+            .map(|(&s, _)| s)
+            .sum()
+    }
+}
+
+/// Finds the [`SliceEnclosedCavities`] of `mask`: only the voxels enclosed in their slice are
+/// labelled in 3D (few: marrow, canals), never the whole background.
+pub fn slice_enclosed_cavities(mask: &[u8], dims: [usize; 3]) -> Result<SliceEnclosedCavities, SegmentError> {
+    let slice_len = check_dims(mask.len(), dims)?;
+    let nx = dims[0];
+    let mut candidates = vec![0u8; mask.len()];
+    if slice_len > 0 {
+        candidates
+            .par_chunks_mut(slice_len)
+            .zip(mask.par_chunks(slice_len))
+            .try_for_each(|(c, m)| enclosed_in_slice(m, nx, c))?;
+    }
+    let components = Components::label(&candidates, dims, true, Connectivity::Face3d)?;
+    // `touches_border` covers the first and last slice (x/y borders are impossible).
+    let open_at_ends = components.touches_border.clone();
+    let mut open_sideways = vec![false; components.count()];
+    let mut max_slice_voxels = vec![0u64; components.count()];
+    let mut current = vec![(usize::MAX, 0u64); components.count()];
+    components.for_each_run(|c, start, len| {
+        let z = start / slice_len;
+        let (cz, area) = &mut current[c];
+        if *cz != z {
+            *cz = z;
+            *area = 0;
+        }
+        *area += len as u64;
+        max_slice_voxels[c] = max_slice_voxels[c].max(*area);
+        if open_sideways[c] {
+            return;
+        }
+        let escapes = |j: usize| mask[j] == 0 && candidates[j] == 0;
+        let below = start >= slice_len && (start - slice_len..start - slice_len + len).any(escapes);
+        let above = start + slice_len + len <= mask.len() && (start + slice_len..start + slice_len + len).any(escapes);
+        open_sideways[c] = below || above;
+    });
+    Ok(SliceEnclosedCavities {
+        components,
+        open_sideways,
+        open_at_ends,
+        max_slice_voxels,
+    })
+}
+
+/// Fills, in place, cavities that are enclosed in every slice but open at the first or last
+/// slice of the scan (the marrow of a long bone or vertebra cut by the field of view), when no
+/// slice of the cavity is larger than `max_slice_voxels` (marrow canals are small; the skull's
+/// or the pelvis' content is not) and `admit(component_voxel_indices)` accepts its content.
+/// Returns the voxels added.
+pub fn fill_cavities_open_at_scan_ends(
+    mask: &mut [u8],
+    dims: [usize; 3],
+    max_slice_voxels: u64,
+    admit: impl Fn(&[usize]) -> bool,
+) -> Result<u64, SegmentError> {
+    let cavities = slice_enclosed_cavities(mask, dims)?;
+    let count = cavities.components.count();
+    let eligible: Vec<bool> = (0..count)
+        .map(|c| {
+            cavities.open_at_ends[c] && !cavities.open_sideways[c] && cavities.max_slice_voxels[c] <= max_slice_voxels
+        })
+        .collect();
+    if !eligible.iter().any(|&e| e) {
+        return Ok(0);
+    }
+    let mut voxels: Vec<Vec<usize>> = vec![Vec::new(); count];
+    cavities.components.for_each_run(|c, start, len| {
+        if eligible[c] {
+            voxels[c].extend(start..start + len);
+        }
+    });
+    let fill: Vec<bool> = (0..count).map(|c| eligible[c] && admit(&voxels[c])).collect();
+    cavities.components.paint(&fill, mask, 1)?;
+    Ok(cavities.voxels_of(&fill))
 }
 
 /// Bridges gaps in thin cortex and fills cavities, per axial slice, in place: voxels of the

@@ -6,6 +6,7 @@ use medprint_segment::anomaly::{
     check_scan, check_scan_with_body, Anomaly, AnomalyKind, AnomalyReport, ScanFacts, Severity, METAL_HU,
     NOISE_WARNING_HU,
 };
+use medprint_segment::contrast::{find_contrast_lumens, ContrastParams};
 use medprint_segment::{body_mask, Histogram};
 use medprint_volume::nifti::read_nifti_scan;
 use medprint_volume::resample::resample_to_spacing;
@@ -169,11 +170,13 @@ fn phantom_table_is_reported_and_removed() {
     assert!(of_kind(&r, AnomalyKind::LowContrast).is_empty());
     // The same checks with a body mask from the caller give the same report.
     let body = body_mask(&phantom.ct).expect("body mask");
+    let lumens = find_contrast_lumens(&phantom.ct, &body, &ContrastParams::default()).expect("contrast check");
     let reused = check_scan_with_body(
         &phantom.ct,
         &Histogram::of_volume(&phantom.ct, None),
         &ct_facts(),
         Some(&body),
+        Some(&lumens),
     );
     assert_eq!(reused, r);
 }
@@ -342,6 +345,7 @@ fn hostile_volumes_do_not_panic() {
         &Histogram::of_volume(&phantom.ct, None),
         &ct_facts(),
         Some(&body),
+        None,
     );
 }
 
@@ -371,7 +375,7 @@ fn timing_on_88_mvoxel_volume() {
     let t_body = clock.elapsed();
     for _ in 0..3 {
         let clock = Instant::now();
-        let r = check_scan_with_body(&big, &histogram, &facts, Some(&body));
+        let r = check_scan_with_body(&big, &histogram, &facts, Some(&body), None);
         let t_checks = clock.elapsed();
         eprintln!(
             "histogram {:.0} ms, body mask {:.0} ms, checks with body {:.0} ms; {} findings, noise {:?}",
