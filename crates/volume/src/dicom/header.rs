@@ -48,9 +48,11 @@ pub struct ImageHeader {
 }
 
 impl ImageHeader {
-    /// Voxels this file declares (rows × columns × frames), without overflow.
+    /// Voxels this file declares (rows × columns × frames), saturating at `u64::MAX`.
     pub fn declared_voxels(&self) -> u64 {
-        u64::from(self.rows) * u64::from(self.columns) * u64::from(self.frames)
+        u64::from(self.rows)
+            .saturating_mul(u64::from(self.columns))
+            .saturating_mul(u64::from(self.frames))
     }
 
     /// True for greyscale images (one sample per pixel, MONOCHROME1/2).
