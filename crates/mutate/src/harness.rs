@@ -22,6 +22,8 @@ const SHOWN_FAILURES: usize = 10;
 
 /// Campaigns in one test binary run one at a time, so heap measurements do not mix.
 static EXCLUSIVE: Mutex<()> = Mutex::new(());
+/// The last panic seen during a campaign (location and message).
+static LAST_PANIC: Mutex<String> = Mutex::new(String::new());
 
 /// What a reader made of one input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +66,8 @@ pub struct CampaignReport {
     pub slowest: (u64, Duration),
     /// Total time.
     pub elapsed: Duration,
+    /// True when only the case named by [`CASE_VAR`] ran (reproducing a failure).
+    pub reproducing: bool,
 }
 
 /// One mutated input and how it was made.
@@ -105,8 +109,19 @@ pub fn run_campaign(
         Some(one) => vec![one],
         None => (0..env_u64(CASES_VAR).unwrap_or(campaign.cases)).collect(),
     };
+    // Record where a panic happened instead of printing it: the default hook's backtrace
+    // would flood the log and count against the heap budget of the case.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = info.to_string();
+        }
+    }));
     let started = Instant::now();
-    let mut report = CampaignReport::default();
+    let mut report = CampaignReport {
+        reproducing: env_u64(CASE_VAR).is_some(),
+        ..CampaignReport::default()
+    };
     let mut failures = Vec::new();
     for &index in &cases {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -135,7 +150,10 @@ pub fn run_campaign(
                 }
             }
             Ok(Verdict::Broken(why)) => problem = Some(format!("accepted a broken result: {why}")),
-            Err(payload) => problem = Some(format!("panicked: {}", panic_message(payload.as_ref()))),
+            Err(payload) => {
+                let at = LAST_PANIC.lock().map(|l| l.clone()).unwrap_or_default();
+                problem = Some(format!("panicked: {} ({at})", panic_message(payload.as_ref())));
+            }
         }
         if let Some(heap) = heap {
             report.largest_heap_growth = report.largest_heap_growth.max(heap.peak_growth);
@@ -160,6 +178,7 @@ pub fn run_campaign(
         report.cases += 1;
     }
     report.elapsed = started.elapsed();
+    std::panic::set_hook(default_hook);
     eprintln!(
         "{}: {} cases in {:.1} s ({} accepted, {} rejected); largest heap growth {} bytes; slowest case {} ({} ms)",
         campaign.reader,

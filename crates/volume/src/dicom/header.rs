@@ -114,7 +114,7 @@ impl ImageHeader {
         .and_then(|v| <[f64; 6]>::try_from(v.get(..6)?).ok());
         let frame_positions = per_frame_positions(obj, frames);
         let position = find_floats(obj, tags::IMAGE_POSITION_PATIENT, &[tags::PLANE_POSITION_SEQUENCE])
-            .and_then(|v| <[f64; 3]>::try_from(v.get(..3)?).ok())
+            .and_then(|v| finite_point(&v))
             .or_else(|| frame_positions.as_ref().and_then(|p| p.first().copied()));
         let pixel_spacing = find_floats(obj, tags::PIXEL_SPACING, &[tags::PIXEL_MEASURES_SEQUENCE])
             .and_then(|v| <[f64; 2]>::try_from(v.get(..2)?).ok())
@@ -159,6 +159,14 @@ impl ImageHeader {
             )),
         })
     }
+}
+
+/// The first three values as a point when they are finite (a position of NaN or infinity is
+/// treated as missing).
+fn finite_point(values: &[f64]) -> Option<[f64; 3]> {
+    <[f64; 3]>::try_from(values.get(..3)?)
+        .ok()
+        .filter(|p| p.iter().all(|c| c.is_finite()))
 }
 
 /// A string attribute with padding removed; `None` when absent or empty.
@@ -214,7 +222,7 @@ fn per_frame_positions(obj: &InMemDicomObject, frames: u32) -> Option<Vec<[f64; 
         .iter()
         .map(|item| {
             let v = floats_in_macros(item, tags::IMAGE_POSITION_PATIENT, &[tags::PLANE_POSITION_SEQUENCE])?;
-            <[f64; 3]>::try_from(v.get(..3)?).ok()
+            finite_point(&v)
         })
         .collect()
 }

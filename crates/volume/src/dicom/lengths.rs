@@ -11,6 +11,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
+use flate2::read::DeflateDecoder;
 
 /// Length field value meaning "undefined length" (delimited).
 const UNDEFINED_LENGTH: u32 = u32::MAX;
@@ -71,8 +72,8 @@ impl Encoding {
         big_endian: false,
     };
 
-    /// Encoding of a data set in transfer syntax `uid`; `None` for deflated data sets (their
-    /// lengths refer to the inflated stream and are not checked here).
+    /// Encoding of a data set in transfer syntax `uid`; `None` for deflated data sets (explicit
+    /// VR little endian once inflated).
     fn of_transfer_syntax(uid: &str) -> Option<Encoding> {
         match uid.trim_end_matches(['\0', ' ']) {
             IMPLICIT_LITTLE_ENDIAN => Some(Encoding::IMPLICIT_LE),
@@ -135,6 +136,29 @@ impl<R: Read + Seek> Walker<R> {
     }
 }
 
+/// Largest expansion of a deflated data set that is walked (inflated bytes per compressed
+/// byte, with 1 MiB allowed for any file); the parser would hold all of it in memory.
+const DEFLATE_MAX_RATIO: u64 = 64;
+
+/// Inflates the deflated data set starting at `at` (within the limit) and walks it.
+fn check_deflated<R: Read + Seek>(reader: &mut R, at: u64, end: u64) -> Result<(), String> {
+    reader.seek(SeekFrom::Start(at)).map_err(|e| format!("cannot read: {e}"))?;
+    let compressed = end - at;
+    let limit = compressed.saturating_mul(DEFLATE_MAX_RATIO).max(1 << 20);
+    let mut inflated = Vec::new();
+    // A corrupt stream stops early: what inflated so far is what the parser would see.
+    let _ = DeflateDecoder::new(reader.take(compressed))
+        .take(limit + 1)
+        .read_to_end(&mut inflated);
+    if inflated.len() as u64 > limit {
+        return Err(format!(
+            "the deflated data set expands more than {DEFLATE_MAX_RATIO}-fold; refused as a decompression bomb"
+        ));
+    }
+    let len = inflated.len() as u64;
+    check_declared_lengths(io::Cursor::new(inflated), 0, len, Encoding::EXPLICIT_LE)
+}
+
 fn is_sequence_in_dictionary(tag: (u16, u16)) -> bool {
     StandardDataDictionary
         .by_tag(Tag(tag.0, tag.1))
@@ -172,7 +196,7 @@ pub fn check_declared_lengths<R: Read + Seek>(reader: R, start: u64, end: u64, e
         if in_meta && tag.0 != META_GROUP {
             in_meta = false;
             let Some(dataset) = dataset_encoding else {
-                return Ok(());
+                return check_deflated(&mut w.reader, at, w.end);
             };
             if dataset != enc {
                 enc = dataset;
