@@ -20,8 +20,12 @@ type Seeds = Vec<(String, Vec<u8>)>;
 fn phantom() -> Volume<i16> {
     let (nx, ny, nz) = (6, 5, 3);
     let data = (0..nx * ny * nz).map(|n| (n * 37 % 2000) as i16 - 1000).collect();
-    Volume::from_vec([nx, ny, nz], data, Geometry::axis_aligned([0.8, 0.9, 2.0], [-10.0, 5.0, 100.0]))
-        .expect("shape")
+    Volume::from_vec(
+        [nx, ny, nz],
+        data,
+        Geometry::axis_aligned([0.8, 0.9, 2.0], [-10.0, 5.0, 100.0]),
+    )
+    .expect("shape")
 }
 
 fn dicom_seeds(scratch: &Path) -> Seeds {
@@ -35,7 +39,11 @@ fn dicom_seeds(scratch: &Path) -> Seeds {
             transfer_syntax: syntax,
             ..WriteSeriesOptions::default()
         };
-        for (k, path) in write_dicom_series(&dir, &phantom(), &options).expect("write series").iter().enumerate() {
+        for (k, path) in write_dicom_series(&dir, &phantom(), &options)
+            .expect("write series")
+            .iter()
+            .enumerate()
+        {
             seeds.push((format!("{tag}-{k}.dcm"), std::fs::read(path).expect("read slice")));
         }
     }
@@ -49,7 +57,12 @@ fn nifti_seeds(scratch: &Path) -> Seeds {
     write_nifti(&gz, &phantom()).expect("write nifti.gz");
     [path, gz]
         .iter()
-        .map(|p| (p.file_name().unwrap_or_default().to_string_lossy().into_owned(), std::fs::read(p).expect("read")))
+        .map(|p| {
+            (
+                p.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+                std::fs::read(p).expect("read"),
+            )
+        })
         .collect()
 }
 
@@ -112,10 +125,20 @@ fn main() {
         nifti.extend(nii);
     }
     let stl = stl_seeds();
-    let series: Seeds = dicom.iter().filter(|(n, _)| n.starts_with("explicit")).cloned().collect();
+    let series: Seeds = dicom
+        .iter()
+        .filter(|(n, _)| n.starts_with("explicit"))
+        .cloned()
+        .collect();
     let zips = vec![
-        ("series-deflated.zip".to_string(), zip_of(&series, zip::CompressionMethod::Deflated)),
-        ("series-stored.zip".to_string(), zip_of(&series, zip::CompressionMethod::Stored)),
+        (
+            "series-deflated.zip".to_string(),
+            zip_of(&series, zip::CompressionMethod::Deflated),
+        ),
+        (
+            "series-stored.zip".to_string(),
+            zip_of(&series, zip::CompressionMethod::Stored),
+        ),
     ];
     save("dicom_file", &dicom);
     save("nifti", &nifti);

@@ -9,7 +9,9 @@ mod conditioning_support;
 use conditioning_support::icosphere;
 use medprint_mesh::export::{read_stl, write_stl_ascii, write_stl_binary};
 use medprint_mesh::Mesh;
-use medprint_mutate::{random_mutations, run_campaign, Campaign, CountingAllocator, Mutation, Verdict, INTERESTING_U32};
+use medprint_mutate::{
+    random_mutations, run_campaign, Campaign, CountingAllocator, Mutation, Verdict, INTERESTING_U32,
+};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -42,7 +44,9 @@ fn stl_edit(rng: &mut ChaCha8Rng, data: &mut Vec<u8>) -> String {
     if !data.starts_with(b"solid m") {
         let count = match rng.random_range(0..3) {
             0 => INTERESTING_U32[rng.random_range(0..INTERESTING_U32.len())],
-            1 => u32::from_le_bytes(data.get(80..84).and_then(|b| b.try_into().ok()).unwrap_or([0; 4])).wrapping_add(rng.random_range(0..3)).wrapping_sub(1),
+            1 => u32::from_le_bytes(data.get(80..84).and_then(|b| b.try_into().ok()).unwrap_or([0; 4]))
+                .wrapping_add(rng.random_range(0..3))
+                .wrapping_sub(1),
             _ => rng.random(),
         };
         let edit = Mutation::Overwrite {
@@ -112,7 +116,7 @@ fn read_stl_survives_mutated_files() {
     let campaign = Campaign {
         reader: "read_stl",
         seed: 0x5717,
-        cases: 20_000,
+        cases: 60_000,
         heap_fixed: 1 << 20,
         heap_per_input_byte: 16,
     };

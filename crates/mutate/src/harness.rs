@@ -198,7 +198,11 @@ pub fn run_campaign(
             failures.len(),
             report.cases,
             failures[..failures.len().min(SHOWN_FAILURES)].join("\n"),
-            if more > 0 { format!("\n… and {more} more") } else { String::new() }
+            if more > 0 {
+                format!("\n… and {more} more")
+            } else {
+                String::new()
+            }
         );
     }
     report

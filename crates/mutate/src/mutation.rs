@@ -137,7 +137,11 @@ impl Mutation {
 /// An offset in `0..=len`, drawn from the first [`HEADER_SPAN`] bytes with probability
 /// [`HEADER_BIAS`].
 fn offset(rng: &mut impl Rng, len: usize) -> usize {
-    let span = if rng.random_bool(HEADER_BIAS) { len.min(HEADER_SPAN) } else { len };
+    let span = if rng.random_bool(HEADER_BIAS) {
+        len.min(HEADER_SPAN)
+    } else {
+        len
+    };
     rng.random_range(0..=span)
 }
 
@@ -146,10 +150,18 @@ fn extreme_value(rng: &mut impl Rng) -> Vec<u8> {
     let big_endian = rng.random_bool(0.25);
     if rng.random_bool(0.5) {
         let v = INTERESTING_U16[rng.random_range(0..INTERESTING_U16.len())];
-        if big_endian { v.to_be_bytes().to_vec() } else { v.to_le_bytes().to_vec() }
+        if big_endian {
+            v.to_be_bytes().to_vec()
+        } else {
+            v.to_le_bytes().to_vec()
+        }
     } else {
         let v = INTERESTING_U32[rng.random_range(0..INTERESTING_U32.len())];
-        if big_endian { v.to_be_bytes().to_vec() } else { v.to_le_bytes().to_vec() }
+        if big_endian {
+            v.to_be_bytes().to_vec()
+        } else {
+            v.to_le_bytes().to_vec()
+        }
     }
 }
 
@@ -205,13 +217,26 @@ mod tests {
     #[test]
     fn edits_clamp_to_the_buffer() {
         let mut data = b"abcdef".to_vec();
-        Mutation::Overwrite { at: 4, bytes: vec![b'X'; 5] }.apply(&mut data);
+        Mutation::Overwrite {
+            at: 4,
+            bytes: vec![b'X'; 5],
+        }
+        .apply(&mut data);
         assert_eq!(data, b"abcdXX");
-        Mutation::Duplicate { at: 1, len: 2, times: 2 }.apply(&mut data);
+        Mutation::Duplicate {
+            at: 1,
+            len: 2,
+            times: 2,
+        }
+        .apply(&mut data);
         assert_eq!(data, b"abcbcbcdXX");
         Mutation::Delete { at: 8, len: 100 }.apply(&mut data);
         assert_eq!(data, b"abcbcbcd");
-        Mutation::Insert { at: 100, bytes: b"!".to_vec() }.apply(&mut data);
+        Mutation::Insert {
+            at: 100,
+            bytes: b"!".to_vec(),
+        }
+        .apply(&mut data);
         assert_eq!(data, b"abcbcbcd!");
         Mutation::FlipBits { at: 0, mask: 0x20 }.apply(&mut data);
         Mutation::Truncate { len: 3 }.apply(&mut data);

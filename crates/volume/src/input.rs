@@ -11,7 +11,9 @@ use serde::{Serialize, Serializer};
 use crate::archive::{read_zip, ArchiveError, ArchiveLimits};
 use crate::dicom::pixels::{decode_frames, lossless_scale, spread_scale, OutputScale, StoredRange};
 use crate::dicom::scan::{default_series, group_by_series, list_files, read_headers, SeriesGroup};
-use crate::dicom::series::{check_layout_geometry, collect_slices, layout_slices, slice_frame, SeriesError, SeriesLayout, SliceFrame};
+use crate::dicom::series::{
+    check_layout_geometry, collect_slices, layout_slices, slice_frame, SeriesError, SeriesLayout, SliceFrame,
+};
 use crate::dicom::source::{DicomSource, ReadExtent};
 use crate::nifti::{read_nifti_scan, NiftiError};
 use crate::resample::{resample_slice_stack, SliceStack};

@@ -172,7 +172,10 @@ fn open_validated(path: &Path) -> Result<OpenedNifti, NiftiError> {
     let geometry = geometry_from_header(&header).map_err(invalid)?;
     // Skip the extensions between the header (348 bytes) and the data.
     if !(header.vox_offset.is_finite() && header.vox_offset >= 0.0) {
-        return Err(invalid(format!("voxel offset {} is not a byte offset", header.vox_offset)));
+        return Err(invalid(format!(
+            "voxel offset {} is not a byte offset",
+            header.vox_offset
+        )));
     }
     let skip = (header.vox_offset as u64).saturating_sub(348);
     if skip > 64 << 20 {

@@ -23,7 +23,9 @@ use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
-use medprint_mutate::{random_mutations, run_campaign, Campaign, CountingAllocator, Mutation, Verdict, INTERESTING_U16, INTERESTING_U32};
+use medprint_mutate::{
+    random_mutations, run_campaign, Campaign, CountingAllocator, Mutation, Verdict, INTERESTING_U16, INTERESTING_U32,
+};
 use medprint_volume::dicom::{write_dicom_series, WriteSeriesOptions, WriteTransferSyntax};
 use medprint_volume::input::{load_scan, LoadOptions, LoadedScan};
 use medprint_volume::nifti::{read_nifti, read_nifti_scan, write_nifti};
@@ -41,7 +43,9 @@ const HEAP_FIXED: usize = 64 << 20;
 const HEAP_PER_INPUT_BYTE: usize = 24;
 
 fn shared(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(path)
 }
 
 fn read_dir_files(dir: &str) -> Vec<(String, Vec<u8>)> {
@@ -63,7 +67,9 @@ fn read_dir_files(dir: &str) -> Vec<(String, Vec<u8>)> {
 /// A small CT series (value `10·k + i`, 2 mm slices) written by our writer; file bytes per slice.
 fn phantom_series(syntax: WriteTransferSyntax) -> Vec<Vec<u8>> {
     let (nx, ny, nz) = (12, 10, 4);
-    let data = (0..nx * ny * nz).map(|n| (10 * (n / (nx * ny)) + n % nx) as i16 - 1000).collect();
+    let data = (0..nx * ny * nz)
+        .map(|n| (10 * (n / (nx * ny)) + n % nx) as i16 - 1000)
+        .collect();
     let volume = Volume::from_vec(
         [nx, ny, nz],
         data,
@@ -110,7 +116,17 @@ const TEXT_ATTRIBUTES: [(Tag, VR, &[&str]); 11] = [
     (
         tags::NUMBER_OF_FRAMES,
         VR::IS,
-        &["0", "-1", "2", "1000", "65535", "2147483647", "4294967295", "99999999999", "x"],
+        &[
+            "0",
+            "-1",
+            "2",
+            "1000",
+            "65535",
+            "2147483647",
+            "4294967295",
+            "99999999999",
+            "x",
+        ],
     ),
     (
         tags::IMAGE_POSITION_PATIENT,
@@ -120,7 +136,13 @@ const TEXT_ATTRIBUTES: [(Tag, VR, &[&str]); 11] = [
     (
         tags::IMAGE_ORIENTATION_PATIENT,
         VR::DS,
-        &["0\\0\\0\\0\\0\\0", "1\\0\\0\\1\\0\\0", "nan\\0\\0\\0\\1\\0", "1\\0\\0\\0\\1", "1e308\\0\\0\\0\\1e308\\0"],
+        &[
+            "0\\0\\0\\0\\0\\0",
+            "1\\0\\0\\1\\0\\0",
+            "nan\\0\\0\\0\\1\\0",
+            "1\\0\\0\\0\\1",
+            "1e308\\0\\0\\0\\1e308\\0",
+        ],
     ),
     (
         tags::PIXEL_SPACING,
@@ -128,8 +150,16 @@ const TEXT_ATTRIBUTES: [(Tag, VR, &[&str]); 11] = [
         &["0\\0", "-1\\-1", "nan\\1", "1e-300\\1e-300", "1e300\\1e300", "1"],
     ),
     (tags::SLICE_THICKNESS, VR::DS, &["0", "-5", "nan", "1e300", "1e-300"]),
-    (tags::SPACING_BETWEEN_SLICES, VR::DS, &["0", "-5", "nan", "1e300", "1e-300"]),
-    (tags::RESCALE_SLOPE, VR::DS, &["0", "nan", "1e308", "-1e308", "1e-308", "-1"]),
+    (
+        tags::SPACING_BETWEEN_SLICES,
+        VR::DS,
+        &["0", "-5", "nan", "1e300", "1e-300"],
+    ),
+    (
+        tags::RESCALE_SLOPE,
+        VR::DS,
+        &["0", "nan", "1e308", "-1e308", "1e-308", "-1"],
+    ),
     (tags::RESCALE_INTERCEPT, VR::DS, &["1e308", "-1e308", "nan", "0.5"]),
     (
         tags::PHOTOMETRIC_INTERPRETATION,
@@ -220,7 +250,9 @@ fn edit_attribute(rng: &mut ChaCha8Rng, obj: &mut DefaultDicomObject) -> String 
 /// Up to three attribute edits, re-encoded; `None` when the object cannot be written.
 fn edit_dicom(rng: &mut ChaCha8Rng, obj: &DefaultDicomObject) -> Option<(Vec<u8>, Vec<String>)> {
     let mut obj = obj.clone();
-    let edits: Vec<String> = (0..rng.random_range(1..=3)).map(|_| edit_attribute(rng, &mut obj)).collect();
+    let edits: Vec<String> = (0..rng.random_range(1..=3))
+        .map(|_| edit_attribute(rng, &mut obj))
+        .collect();
     let mut bytes = Vec::new();
     obj.write_all(&mut bytes).ok()?;
     Some((bytes, edits))
@@ -228,7 +260,9 @@ fn edit_dicom(rng: &mut ChaCha8Rng, obj: &DefaultDicomObject) -> Option<(Vec<u8>
 
 /// Attribute edits (when the base parses) and/or byte-level mutations.
 fn mutate_dicom(rng: &mut ChaCha8Rng, parsed: Option<&DefaultDicomObject>, base: &[u8]) -> (Vec<u8>, Vec<String>) {
-    let edited = parsed.filter(|_| rng.random_bool(0.6)).and_then(|obj| edit_dicom(rng, obj));
+    let edited = parsed
+        .filter(|_| rng.random_bool(0.6))
+        .and_then(|obj| edit_dicom(rng, obj));
     let (mut bytes, mut edits) = edited.unwrap_or_else(|| (base.to_vec(), Vec::new()));
     if edits.is_empty() || rng.random_bool(0.4) {
         edits.extend(random_mutations(rng, &mut bytes, 3));
@@ -310,7 +344,13 @@ fn dicom_file_loader_survives_mutated_files() {
 
 /// Byte offsets of NIfTI-1 header fields (little endian) and the values they are set to.
 const NIFTI_I16_FIELDS: [(&str, usize, &[i16]); 4] = [
-    ("datatype", 70, &[0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2304, -1]),
+    (
+        "datatype",
+        70,
+        &[
+            0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2304, -1,
+        ],
+    ),
     ("bitpix", 72, &[0, 1, 8, 16, 32, 64, 128, -8]),
     ("qform_code", 252, &[0, 1, 2, -1, i16::MAX]),
     ("sform_code", 254, &[0, 1, 2, -1, i16::MAX]),
@@ -323,7 +363,18 @@ const NIFTI_RAW_FIELDS: [(&str, usize, [u8; 4]); 4] = [
     ("sizeof_hdr", 0, 348i32.to_be_bytes()),
 ];
 const NIFTI_DIM_VALUES: [i16; 8] = [0, 1, -1, 2, 7, 8, i16::MAX, i16::MIN];
-const NIFTI_F32_VALUES: [f32; 10] = [0.0, -1.0, 1e-30, 1e30, 3.4e38, 65536.0, 347.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY];
+const NIFTI_F32_VALUES: [f32; 10] = [
+    0.0,
+    -1.0,
+    1e-30,
+    1e30,
+    3.4e38,
+    65536.0,
+    347.0,
+    f32::NAN,
+    f32::INFINITY,
+    f32::NEG_INFINITY,
+];
 /// f32 fields: vox_offset, pixdim[0..8], scl_slope, scl_inter, quatern_b..z, srow_x/y/z.
 fn nifti_f32_field(rng: &mut ChaCha8Rng) -> (String, usize) {
     match rng.random_range(0..6) {
@@ -350,7 +401,11 @@ fn edit_nifti_header(rng: &mut ChaCha8Rng, data: &mut Vec<u8>) -> String {
     let (what, at, bytes) = match rng.random_range(0..10) {
         0..4 => {
             let k = rng.random_range(0..8);
-            let v = if rng.random_bool(0.8) { *pick(rng, &NIFTI_DIM_VALUES) } else { rng.random() };
+            let v = if rng.random_bool(0.8) {
+                *pick(rng, &NIFTI_DIM_VALUES)
+            } else {
+                rng.random()
+            };
             (format!("dim[{k}] = {v}"), 40 + 2 * k, v.to_le_bytes().to_vec())
         }
         4..6 => {
@@ -394,7 +449,9 @@ fn mutate_nifti(rng: &mut ChaCha8Rng, base: &[u8]) -> (Vec<u8>, Vec<String>) {
         return (bytes, edits);
     }
     let mut bytes = if gz { gunzip(base) } else { base.to_vec() };
-    let mut edits: Vec<String> = (0..rng.random_range(0..=3)).map(|_| edit_nifti_header(rng, &mut bytes)).collect();
+    let mut edits: Vec<String> = (0..rng.random_range(0..=3))
+        .map(|_| edit_nifti_header(rng, &mut bytes))
+        .collect();
     if edits.is_empty() || rng.random_bool(0.4) {
         edits.extend(random_mutations(rng, &mut bytes, 3));
     }
@@ -436,7 +493,11 @@ fn nifti_readers_survive_mutated_files() {
         &bases,
         |rng, _, bytes| mutate_nifti(rng, bytes),
         |bytes| {
-            let name = if bytes.starts_with(&[0x1f, 0x8b]) { "case.nii.gz" } else { "case.nii" };
+            let name = if bytes.starts_with(&[0x1f, 0x8b]) {
+                "case.nii.gz"
+            } else {
+                "case.nii"
+            };
             let path = dir.path().join(name);
             std::fs::write(&path, bytes).expect("write case");
             let scan = match read_nifti_scan(&path) {
@@ -448,7 +509,11 @@ fn nifti_readers_survive_mutated_files() {
             }
             match read_nifti(&path) {
                 Ok(real) if real.dims() == scan.volume.dims() => Verdict::Accepted,
-                Ok(real) => Verdict::Broken(format!("read_nifti gives {:?}, read_nifti_scan {:?}", real.dims(), scan.volume.dims())),
+                Ok(real) => Verdict::Broken(format!(
+                    "read_nifti gives {:?}, read_nifti_scan {:?}",
+                    real.dims(),
+                    scan.volume.dims()
+                )),
                 Err(e) => Verdict::Broken(format!("read_nifti_scan accepted what read_nifti refused: {e}")),
             }
         },
@@ -488,22 +553,41 @@ fn unzip(bytes: &[u8]) -> Option<Vec<Entry>> {
 /// hostile names, a folder and a nested zip; real samples.
 fn zip_bases() -> Vec<(String, Vec<u8>)> {
     let named = |files: Vec<Vec<u8>>, prefix: &str| -> Vec<Entry> {
-        files.into_iter().enumerate().map(|(k, b)| (format!("{prefix}IM{k:05}.dcm"), b)).collect()
+        files
+            .into_iter()
+            .enumerate()
+            .map(|(k, b)| (format!("{prefix}IM{k:05}.dcm"), b))
+            .collect()
     };
     let deflated = named(phantom_series(WriteTransferSyntax::ExplicitVrLittleEndian), "series/");
     let mut hostile = named(phantom_series(WriteTransferSyntax::JpegLsLossless), "");
-    hostile.push(("nested.zip".into(), make_zip(&deflated[..1], zip::CompressionMethod::Stored)));
+    hostile.push((
+        "nested.zip".into(),
+        make_zip(&deflated[..1], zip::CompressionMethod::Stored),
+    ));
     for name in ["../escape.dcm", "/absolute.dcm", "a/../../up.dcm", "C:\\windows.dcm"] {
         hostile.push((name.into(), deflated[0].1.clone()));
     }
-    let real: Vec<Entry> = ["dicom-samples/MR_Implicit_Little.dcm", "dicom-transfer-syntaxes/In/5.dcm"]
-        .iter()
-        .map(|p| (p.to_string(), std::fs::read(shared(p)).expect("read sample")))
-        .collect();
+    let real: Vec<Entry> = [
+        "dicom-samples/MR_Implicit_Little.dcm",
+        "dicom-transfer-syntaxes/In/5.dcm",
+    ]
+    .iter()
+    .map(|p| (p.to_string(), std::fs::read(shared(p)).expect("read sample")))
+    .collect();
     vec![
-        ("phantom-deflated.zip".into(), make_zip(&deflated, zip::CompressionMethod::Deflated)),
-        ("phantom-hostile-stored.zip".into(), make_zip(&hostile, zip::CompressionMethod::Stored)),
-        ("real-samples.zip".into(), make_zip(&real, zip::CompressionMethod::Deflated)),
+        (
+            "phantom-deflated.zip".into(),
+            make_zip(&deflated, zip::CompressionMethod::Deflated),
+        ),
+        (
+            "phantom-hostile-stored.zip".into(),
+            make_zip(&hostile, zip::CompressionMethod::Stored),
+        ),
+        (
+            "real-samples.zip".into(),
+            make_zip(&real, zip::CompressionMethod::Deflated),
+        ),
     ]
 }
 
@@ -531,7 +615,12 @@ const ZIP_FIELDS: [(&[u8; 4], &str, usize, usize); 16] = [
 /// Sets a size, count, offset or length field of one zip record to an extreme value.
 fn edit_zip_field(rng: &mut ChaCha8Rng, data: &mut Vec<u8>) -> Option<String> {
     let (signature, name, offset, width) = *pick(rng, &ZIP_FIELDS);
-    let starts: Vec<usize> = data.windows(4).enumerate().filter(|(_, w)| *w == signature).map(|(i, _)| i).collect();
+    let starts: Vec<usize> = data
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == signature)
+        .map(|(i, _)| i)
+        .collect();
     if starts.is_empty() {
         return None;
     }
@@ -570,7 +659,11 @@ fn edit_zip_entries(rng: &mut ChaCha8Rng, base: &[u8]) -> Option<(Vec<u8>, Strin
             "1000 tiny entries added".into()
         }
     };
-    let method = if rng.random_bool(0.5) { zip::CompressionMethod::Stored } else { zip::CompressionMethod::Deflated };
+    let method = if rng.random_bool(0.5) {
+        zip::CompressionMethod::Stored
+    } else {
+        zip::CompressionMethod::Deflated
+    };
     Some((make_zip(&entries, method), what))
 }
 

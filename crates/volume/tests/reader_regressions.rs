@@ -30,8 +30,12 @@ fn phantom() -> Volume<i16> {
     Volume::from_vec([8, 6, 3], data, Geometry::axis_aligned([0.8, 0.9, 2.0], [0.0; 3])).expect("shape")
 }
 
+/// Measurements run one at a time (the counters are process-wide).
+static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `f` and returns its result with the heap growth it caused.
 fn with_heap<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let _one_at_a_time = MEASURING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let baseline = reset_peak();
     let out = f();
     let growth = measure(baseline).map_or(0, |h| h.peak_growth);
@@ -68,7 +72,10 @@ fn dicom_element_length_past_the_end_is_refused_before_allocation() {
     bytes.splice(pixel_data..pixel_data, private);
     let (result, heap) = load_single(dir.path(), "long.dcm", &bytes);
     let err = result.expect_err("hostile length");
-    assert!(err.contains("(0029,1010)") && err.contains("truncated or corrupt"), "{err}");
+    assert!(
+        err.contains("(0029,1010)") && err.contains("truncated or corrupt"),
+        "{err}"
+    );
     assert!(heap < SMALL_HEAP, "heap grew by {heap} bytes");
 }
 
@@ -103,7 +110,12 @@ fn dicom_declared_size_beyond_the_file_is_refused_before_allocation() {
             .expect("parse slice")
     };
     for (vr, rows, columns, frames) in [
-        (VR::US, PrimitiveValue::from(40_000u16), PrimitiveValue::from(40_000u16), "1"),
+        (
+            VR::US,
+            PrimitiveValue::from(40_000u16),
+            PrimitiveValue::from(40_000u16),
+            "1",
+        ),
         (
             VR::UL,
             PrimitiveValue::from(4_000_000_000u32),
@@ -114,7 +126,11 @@ fn dicom_declared_size_beyond_the_file_is_refused_before_allocation() {
         let mut obj = parse();
         obj.put(DataElement::new(tags::ROWS, vr, rows));
         obj.put(DataElement::new(tags::COLUMNS, vr, columns));
-        obj.put(DataElement::new(tags::NUMBER_OF_FRAMES, VR::IS, PrimitiveValue::from(frames)));
+        obj.put(DataElement::new(
+            tags::NUMBER_OF_FRAMES,
+            VR::IS,
+            PrimitiveValue::from(frames),
+        ));
         let mut hostile = Vec::new();
         obj.write_all(&mut hostile).expect("write hostile");
         let (result, heap) = load_single(dir.path(), "big.dcm", &hostile);
@@ -196,4 +212,129 @@ fn nifti_hostile_header_fields_are_refused_from_the_header() {
         load_scan(&dir.path().join("complex.nii"), &LoadOptions::default()),
         Err(InputError::Nifti(NiftiError::UnsupportedType { datatype: 32, .. }))
     ));
+}
+
+fn shared_sample(path: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data")
+            .join(path),
+    )
+    .expect("shared sample")
+}
+
+/// Parses a file with preamble, applies `edit` and writes it again.
+fn rewrite(bytes: &[u8], edit: impl FnOnce(&mut dicom_object::DefaultDicomObject)) -> Vec<u8> {
+    let mut obj = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Never)
+        .read_all()
+        .from_reader(&bytes[128..])
+        .expect("parse");
+    edit(&mut obj);
+    let mut out = Vec::new();
+    obj.write_all(&mut out).expect("write");
+    out
+}
+
+/// Campaign case 192: a JPEG file whose Rows no longer match its compressed data panicked in
+/// the JPEG decoder ("range end index 409600 out of range for slice of length 262144"). The
+/// panic is contained and the file listed as undecodable.
+#[test]
+fn dicom_image_size_disagreeing_with_jpeg_data_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bytes = rewrite(&shared_sample("dicom-samples/CT_JPEG70.dcm"), |obj| {
+        obj.put(DataElement::new(tags::ROWS, VR::US, PrimitiveValue::from(256u16)));
+    });
+    // No heap check: the default panic hook's backtrace (under RUST_BACKTRACE) allocates.
+    let (result, _) = load_single(dir.path(), "rows.dcm", &bytes);
+    let err = result.expect_err("mismatched rows");
+    assert!(err.contains("does not match the image size"), "{err}");
+}
+
+/// Campaign case 1060: JPEG-LS data labelled RLE Lossless made the RLE decoder allocate one
+/// offset per "segment" read from the JPEG-LS bytes (16 GiB), then panic. The RLE header is
+/// now checked first.
+#[test]
+fn dicom_rle_label_on_other_data_is_refused_before_allocation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bytes = rewrite(&shared_sample("dicom-transfer-syntaxes/In/8.dcm"), |obj| {
+        obj.update_meta(|meta| meta.transfer_syntax = "1.2.840.10008.1.2.5".into());
+    });
+    let (result, heap) = load_single(dir.path(), "rle.dcm", &bytes);
+    let err = result.expect_err("not RLE data");
+    assert!(err.contains("RLE frame 0 has a corrupt header"), "{err}");
+    assert!(heap < SMALL_HEAP, "heap grew by {heap} bytes");
+}
+
+/// Campaign cases 478, 607, 733: Image Position (Patient) "nan\0\0" gave a volume with a NaN
+/// origin. A non-finite position now counts as missing: a single image is placed at the
+/// origin with a warning, a series with such images cannot be ordered.
+#[test]
+fn dicom_non_finite_position_counts_as_missing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nan_position = |obj: &mut dicom_object::DefaultDicomObject| {
+        let parts: Vec<String> = ["nan", "0", "0"].map(String::from).to_vec();
+        obj.put(DataElement::new(
+            tags::IMAGE_POSITION_PATIENT,
+            VR::DS,
+            PrimitiveValue::Strs(parts.into()),
+        ));
+    };
+    let one = rewrite(&slice_bytes(dir.path()), nan_position);
+    let path = dir.path().join("nan.dcm");
+    std::fs::write(&path, &one).expect("write");
+    let scan = load_scan(&path, &LoadOptions::default()).expect("single image loads");
+    assert_eq!(scan.volume.geometry.origin, [0.0; 3]);
+    assert!(
+        scan.warnings.iter().any(|w| w.contains("no Image Position")),
+        "{:?}",
+        scan.warnings
+    );
+
+    let series = dir.path().join("nan-series");
+    let files = write_dicom_series(&series, &phantom(), &WriteSeriesOptions::default()).expect("write");
+    let bytes = std::fs::read(&files[1]).expect("read");
+    std::fs::write(&files[1], rewrite(&bytes, nan_position)).expect("write");
+    let err = load_scan(&series, &LoadOptions::default()).expect_err("cannot order");
+    assert!(
+        matches!(
+            err,
+            InputError::Series(medprint_volume::dicom::series::SeriesError::MissingPositions { count: 1, .. })
+        ),
+        "{err}"
+    );
+}
+
+/// Campaign case 275: a deflated data set hides its element lengths from a walk over the
+/// compressed bytes; a hostile one made the parser reserve 900 MB. Deflated data sets are
+/// now inflated (within 64× their size) and walked too.
+#[test]
+fn dicom_deflated_element_length_past_the_end_is_refused() {
+    use flate2::read::DeflateDecoder;
+    use flate2::write::DeflateEncoder;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let deflated = rewrite(&slice_bytes(dir.path()), |obj| {
+        obj.update_meta(|meta| meta.transfer_syntax = "1.2.840.10008.1.2.1.99".into());
+    });
+    // The data set starts after the meta group: preamble, DICM, (0002,0000) UL and its value.
+    let group_length = u32::from_le_bytes(deflated[140..144].try_into().expect("4 bytes")) as usize;
+    let start = 144 + group_length;
+    let mut dataset = Vec::new();
+    DeflateDecoder::new(&deflated[start..])
+        .read_to_end(&mut dataset)
+        .expect("inflate");
+    let pixel_data = dataset
+        .windows(4)
+        .position(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+        .expect("pixel data tag");
+    let mut private = vec![0x29, 0x00, 0x10, 0x10, b'O', b'B', 0, 0];
+    private.extend(0x3FFF_FFF0u32.to_le_bytes());
+    dataset.splice(pixel_data..pixel_data, private);
+    let mut encoder = DeflateEncoder::new(deflated[..start].to_vec(), flate2::Compression::fast());
+    encoder.write_all(&dataset).expect("deflate");
+    let hostile = encoder.finish().expect("deflate");
+    let (result, heap) = load_single(dir.path(), "deflated.dcm", &hostile);
+    let err = result.expect_err("hostile deflated length");
+    assert!(err.contains("(0029,1010)"), "{err}");
+    assert!(heap < SMALL_HEAP, "heap grew by {heap} bytes");
 }

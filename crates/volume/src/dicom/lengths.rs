@@ -111,12 +111,20 @@ impl<R: Read + Seek> Walker<R> {
 
     fn u16(&mut self, enc: Encoding) -> io::Result<u16> {
         let b = self.bytes::<2>()?;
-        Ok(if enc.big_endian { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
+        Ok(if enc.big_endian {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
     }
 
     fn u32(&mut self, enc: Encoding) -> io::Result<u32> {
         let b = self.bytes::<4>()?;
-        Ok(if enc.big_endian { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+        Ok(if enc.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
     }
 
     /// Skips a value of `len` bytes, refusing one that runs past the end.
@@ -142,7 +150,9 @@ const DEFLATE_MAX_RATIO: u64 = 64;
 
 /// Inflates the deflated data set starting at `at` (within the limit) and walks it.
 fn check_deflated<R: Read + Seek>(reader: &mut R, at: u64, end: u64) -> Result<(), String> {
-    reader.seek(SeekFrom::Start(at)).map_err(|e| format!("cannot read: {e}"))?;
+    reader
+        .seek(SeekFrom::Start(at))
+        .map_err(|e| format!("cannot read: {e}"))?;
     let compressed = end - at;
     let limit = compressed.saturating_mul(DEFLATE_MAX_RATIO).max(1 << 20);
     let mut inflated = Vec::new();
@@ -171,7 +181,12 @@ fn is_sequence_in_dictionary(tag: (u16, u16)) -> bool {
 /// `encoding` is that of the first element: [`Encoding::EXPLICIT_LE`] for a file meta group
 /// (the data set's encoding is then taken from its Transfer Syntax UID), or the data set's
 /// own. A file that ends inside an element header is left to the parser to report.
-pub fn check_declared_lengths<R: Read + Seek>(reader: R, start: u64, end: u64, encoding: Encoding) -> Result<(), String> {
+pub fn check_declared_lengths<R: Read + Seek>(
+    reader: R,
+    start: u64,
+    end: u64,
+    encoding: Encoding,
+) -> Result<(), String> {
     let mut w = Walker {
         reader,
         pos: start,
@@ -200,7 +215,9 @@ pub fn check_declared_lengths<R: Read + Seek>(reader: R, start: u64, end: u64, e
             };
             if dataset != enc {
                 enc = dataset;
-                w.reader.seek(SeekFrom::Start(at)).map_err(|e| format!("cannot read: {e}"))?;
+                w.reader
+                    .seek(SeekFrom::Start(at))
+                    .map_err(|e| format!("cannot read: {e}"))?;
                 w.pos = at;
                 continue;
             }
