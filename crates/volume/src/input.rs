@@ -11,7 +11,9 @@ use serde::{Serialize, Serializer};
 use crate::archive::{read_zip, ArchiveError, ArchiveLimits};
 use crate::dicom::pixels::{decode_frames, lossless_scale, spread_scale, OutputScale, StoredRange};
 use crate::dicom::scan::{default_series, group_by_series, list_files, read_headers, SeriesGroup};
-use crate::dicom::series::{collect_slices, layout_slices, slice_frame, SeriesError, SeriesLayout, SliceFrame};
+use crate::dicom::series::{
+    check_layout_geometry, collect_slices, layout_slices, slice_frame, SeriesError, SeriesLayout, SliceFrame,
+};
 use crate::dicom::source::{DicomSource, ReadExtent};
 use crate::nifti::{read_nifti_scan, NiftiError};
 use crate::resample::{resample_slice_stack, SliceStack};
@@ -380,6 +382,7 @@ fn load_dicom(
     let frame = slice_frame(&group.uid, &group.files, &mut warnings)?;
     let slices = collect_slices(&group.uid, &group.files, &frame, &mut warnings)?;
     let layout = layout_slices(&group.uid, &frame, slices, &mut warnings);
+    check_layout_geometry(&group.uid, &layout)?;
     check_output_size(&group.uid, &frame, &layout, options.max_voxels)?;
 
     let is_ct = group.modality() == "CT";
@@ -418,6 +421,7 @@ fn load_dicom(
         ));
         stack = compact;
         layout = layout_slices(&group.uid, &frame, kept_slices, &mut warnings);
+        check_layout_geometry(&group.uid, &layout)?;
     }
     let data = if layout.needs_resampling {
         let fill = stack.par_iter().copied().min().unwrap_or(0);

@@ -17,6 +17,18 @@ use crate::{Geometry, Sample, Volume};
 /// Largest grid this reader accepts before allocating (2³¹ voxels, 4 GiB of i16).
 pub const MAX_NIFTI_VOXELS: u64 = 1 << 31;
 
+/// Voxel types this reader decodes.
+const SUPPORTED_TYPES: [NiftiType; 8] = [
+    NiftiType::Uint8,
+    NiftiType::Int8,
+    NiftiType::Int16,
+    NiftiType::Uint16,
+    NiftiType::Int32,
+    NiftiType::Uint32,
+    NiftiType::Float32,
+    NiftiType::Float64,
+];
+
 /// Errors reading or writing NIfTI files; each message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum NiftiError {
@@ -56,7 +68,17 @@ pub enum NiftiError {
         /// Declared NIfTI datatype code.
         datatype: i16,
     },
-    /// The `nifti` crate rejected the file (truncated data, bad encoding).
+    /// The file ends before the voxel data its header declares.
+    #[error("{path}: the file is truncated: the header declares {expected} bytes of voxel data but only {actual} are present; export or download it again")]
+    Truncated {
+        /// File concerned.
+        path: String,
+        /// Voxel bytes the header declares.
+        expected: u64,
+        /// Voxel bytes present.
+        actual: u64,
+    },
+    /// The `nifti` crate rejected the file (bad encoding).
     #[error("{path}: {source}")]
     Decode {
         /// File concerned.
@@ -106,6 +128,8 @@ fn open_stream(path: &Path) -> Result<Box<dyn Read>, NiftiError> {
 struct OpenedNifti {
     header: NiftiHeader,
     dims: [usize; 3],
+    /// Voxel data bytes the header declares.
+    data_bytes: u64,
     geometry: Geometry,
     stream: Box<dyn Read>,
 }
@@ -122,20 +146,19 @@ fn open_validated(path: &Path) -> Result<OpenedNifti, NiftiError> {
     if &header.magic != b"n+1\0" {
         return Err(invalid("not a single-file NIfTI-1 image (magic is not \"n+1\")".into()));
     }
-    let rank = header.dim[0] as usize;
+    let rank = header.dim[0];
     if !(1..=7).contains(&rank) {
         return Err(invalid(format!("dimension count {rank} is not in 1..=7")));
     }
-    if header.dim[4..=rank.max(3)].iter().any(|&d| d > 1) {
-        return Err(invalid(format!(
-            "a 3D image was expected but the grid is {:?}",
-            &header.dim[1..=rank]
-        )));
+    let rank = rank as usize;
+    let declared = &header.dim[1..=rank];
+    if declared.iter().any(|&d| d < 1) {
+        return Err(invalid(format!("grid {declared:?} has an empty or negative axis")));
     }
-    let dims: [u64; 3] = std::array::from_fn(|a| if a < rank { header.dim[a + 1] as u64 } else { 1 });
-    if dims.contains(&0) {
-        return Err(invalid(format!("grid {dims:?} has an empty axis")));
+    if declared.iter().skip(3).any(|&d| d != 1) {
+        return Err(invalid(format!("a 3D image was expected but the grid is {declared:?}")));
     }
+    let dims: [u64; 3] = std::array::from_fn(|a| declared.get(a).map_or(1, |&d| d as u64));
     let voxels = dims.iter().product::<u64>();
     if voxels > MAX_NIFTI_VOXELS {
         return Err(NiftiError::TooLarge {
@@ -145,8 +168,15 @@ fn open_validated(path: &Path) -> Result<OpenedNifti, NiftiError> {
             limit: MAX_NIFTI_VOXELS,
         });
     }
+    let voxel_bytes = supported_voxel_bytes(&name, &header)?;
     let geometry = geometry_from_header(&header).map_err(invalid)?;
     // Skip the extensions between the header (348 bytes) and the data.
+    if !(header.vox_offset.is_finite() && header.vox_offset >= 0.0) {
+        return Err(invalid(format!(
+            "voxel offset {} is not a byte offset",
+            header.vox_offset
+        )));
+    }
     let skip = (header.vox_offset as u64).saturating_sub(348);
     if skip > 64 << 20 {
         return Err(invalid(format!(
@@ -161,19 +191,63 @@ fn open_validated(path: &Path) -> Result<OpenedNifti, NiftiError> {
     Ok(OpenedNifti {
         header,
         dims: dims.map(|d| d as usize),
+        data_bytes: voxels * voxel_bytes,
         geometry,
         stream,
     })
+}
+
+/// Bytes per voxel of a supported datatype whose `bitpix` agrees with it.
+fn supported_voxel_bytes(path: &str, header: &NiftiHeader) -> Result<u64, NiftiError> {
+    let unsupported = || NiftiError::UnsupportedType {
+        path: path.to_string(),
+        datatype: header.datatype,
+    };
+    let datatype = header.data_type().map_err(|_| unsupported())?;
+    if !SUPPORTED_TYPES.contains(&datatype) {
+        return Err(unsupported());
+    }
+    let bytes = datatype.size_of() as u64;
+    if i64::from(header.bitpix) != 8 * bytes as i64 {
+        return Err(NiftiError::InvalidHeader {
+            path: path.to_string(),
+            reason: format!(
+                "{} bits per voxel declared for data type {:?} ({} bits)",
+                header.bitpix,
+                datatype,
+                8 * bytes
+            ),
+        });
+    }
+    Ok(bytes)
 }
 
 fn read_data(path: &Path) -> Result<(NiftiHeader, [usize; 3], Geometry, InMemNiftiVolume), NiftiError> {
     let OpenedNifti {
         header,
         dims,
+        data_bytes,
         geometry,
         stream,
     } = open_validated(path)?;
-    let data = InMemNiftiVolume::from_reader(stream, &header).map_err(|source| NiftiError::Decode {
+    // Read what is there (the buffer grows with the data, so a header declaring more than the
+    // file holds never reserves the declared size), then check it is all there.
+    let mut raw = Vec::new();
+    stream
+        .take(data_bytes)
+        .read_to_end(&mut raw)
+        .map_err(|source| NiftiError::Io {
+            path: path_string(path),
+            source,
+        })?;
+    if (raw.len() as u64) < data_bytes {
+        return Err(NiftiError::Truncated {
+            path: path_string(path),
+            expected: data_bytes,
+            actual: raw.len() as u64,
+        });
+    }
+    let data = InMemNiftiVolume::from_raw_data(&header, raw).map_err(|source| NiftiError::Decode {
         path: path_string(path),
         source,
     })?;

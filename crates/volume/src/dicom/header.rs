@@ -48,9 +48,11 @@ pub struct ImageHeader {
 }
 
 impl ImageHeader {
-    /// Voxels this file declares (rows × columns × frames), without overflow.
+    /// Voxels this file declares (rows × columns × frames), saturating at `u64::MAX`.
     pub fn declared_voxels(&self) -> u64 {
-        u64::from(self.rows) * u64::from(self.columns) * u64::from(self.frames)
+        u64::from(self.rows)
+            .saturating_mul(u64::from(self.columns))
+            .saturating_mul(u64::from(self.frames))
     }
 
     /// True for greyscale images (one sample per pixel, MONOCHROME1/2).
@@ -112,7 +114,7 @@ impl ImageHeader {
         .and_then(|v| <[f64; 6]>::try_from(v.get(..6)?).ok());
         let frame_positions = per_frame_positions(obj, frames);
         let position = find_floats(obj, tags::IMAGE_POSITION_PATIENT, &[tags::PLANE_POSITION_SEQUENCE])
-            .and_then(|v| <[f64; 3]>::try_from(v.get(..3)?).ok())
+            .and_then(|v| finite_point(&v))
             .or_else(|| frame_positions.as_ref().and_then(|p| p.first().copied()));
         let pixel_spacing = find_floats(obj, tags::PIXEL_SPACING, &[tags::PIXEL_MEASURES_SEQUENCE])
             .and_then(|v| <[f64; 2]>::try_from(v.get(..2)?).ok())
@@ -157,6 +159,14 @@ impl ImageHeader {
             )),
         })
     }
+}
+
+/// The first three values as a point when they are finite (a position of NaN or infinity is
+/// treated as missing).
+fn finite_point(values: &[f64]) -> Option<[f64; 3]> {
+    <[f64; 3]>::try_from(values.get(..3)?)
+        .ok()
+        .filter(|p| p.iter().all(|c| c.is_finite()))
 }
 
 /// A string attribute with padding removed; `None` when absent or empty.
@@ -212,7 +222,7 @@ fn per_frame_positions(obj: &InMemDicomObject, frames: u32) -> Option<Vec<[f64; 
         .iter()
         .map(|item| {
             let v = floats_in_macros(item, tags::IMAGE_POSITION_PATIENT, &[tags::PLANE_POSITION_SEQUENCE])?;
-            <[f64; 3]>::try_from(v.get(..3)?).ok()
+            finite_point(&v)
         })
         .collect()
 }

@@ -5,6 +5,7 @@
 //! straight into the destination grid. Writing produces one CT image file per slice.
 
 pub mod header;
+mod lengths;
 pub mod pixels;
 pub mod scan;
 pub mod series;

@@ -100,6 +100,44 @@ pub struct DecodedFile<'a> {
     decoded: Vec<(u32, Vec<u8>)>,
 }
 
+/// Runs a third-party pixel decoder, turning a panic into an error: the decoders index their
+/// buffers by the DICOM image size without checking it against the compressed stream, so a
+/// file whose Rows/Columns disagree with its JPEG/RLE/JPEG 2000 data panics inside them.
+fn contain_decoder_panic<T>(what: &str, decode: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|_| {
+        Err(format!(
+            "cannot decode {what}: the compressed data does not match the image size in the header (corrupt file)"
+        ))
+    })
+}
+
+/// Transfer syntax UID of RLE Lossless.
+const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+/// Bytes of the header that starts every RLE frame (segment count and 15 offsets).
+const RLE_HEADER_BYTES: usize = 64;
+/// Most segments an RLE frame may have (PS3.5 G.3.1).
+const RLE_MAX_SEGMENTS: u32 = 15;
+
+/// Checks the RLE header of `frame` before decoding: the decoder allocates one offset per
+/// declared segment (up to 16 GiB for a corrupt count) and slices the header without bounds
+/// checks.
+fn check_rle_frame(obj: &DefaultDicomObject, frame: u32) -> Result<(), String> {
+    let fragment = obj
+        .element(dicom_dictionary_std::tags::PIXEL_DATA)
+        .ok()
+        .and_then(|e| e.fragments())
+        .and_then(|fragments| fragments.get(frame as usize))
+        .ok_or_else(|| format!("RLE pixel data has no fragment for frame {frame}"))?;
+    let segments = fragment
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .filter(|&n| (1..=RLE_MAX_SEGMENTS).contains(&n) && fragment.len() >= RLE_HEADER_BYTES);
+    match segments {
+        Some(_) => Ok(()),
+        None => Err(format!("RLE frame {frame} has a corrupt header (corrupt file)")),
+    }
+}
+
 /// Decodes the listed frames of `obj` (native byte order, one buffer per frame).
 pub fn decode_frames<'a>(
     obj: &DefaultDicomObject,
@@ -122,18 +160,24 @@ pub fn decode_frames<'a>(
     };
     let mut decoded = Vec::with_capacity(frames.len());
     if encapsulated {
+        let rle = obj.meta().transfer_syntax().trim_end_matches('\0') == RLE_LOSSLESS;
         for &f in frames {
-            let d = obj
-                .decode_pixel_data_frame(f)
-                .map_err(|e| format!("cannot decode frame {f}: {e}"))?;
+            if rle {
+                check_rle_frame(obj, f)?;
+            }
+            let d = contain_decoder_panic(&format!("frame {f}"), || {
+                obj.decode_pixel_data_frame(f)
+                    .map_err(|e| format!("cannot decode frame {f}: {e}"))
+            })?;
             decoded.push((f, check(d.data(), f)?));
         }
     } else {
         // Native pixel data: decode once (per-frame decoding would copy the whole element
         // for every frame).
-        let d = obj
-            .decode_pixel_data()
-            .map_err(|e| format!("cannot decode pixel data: {e}"))?;
+        let d = contain_decoder_panic("pixel data", || {
+            obj.decode_pixel_data()
+                .map_err(|e| format!("cannot decode pixel data: {e}"))
+        })?;
         for &f in frames {
             let data = d.frame_data(f).map_err(|e| format!("frame {f}: {e}"))?;
             decoded.push((f, check(data, f)?));

@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use dicom_encoding::TransferSyntaxIndex;
+use dicom_object::DefaultDicomObject;
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use rayon::prelude::*;
 
 use super::header::ImageHeader;
@@ -70,6 +73,46 @@ pub fn list_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Voxels a compressed (encapsulated) file may declare whatever its size (4 Mi voxels, 8 MiB
+/// of i16): small or blank images compress to almost nothing.
+const ENCAPSULATED_FREE_VOXELS: u64 = 1 << 22;
+/// Voxels a compressed file may declare per byte of the file beyond that (128:1 for 16-bit
+/// samples; lossless CT compresses about 3:1, lossy rarely beyond 30:1).
+const ENCAPSULATED_VOXELS_PER_BYTE: u64 = 64;
+
+/// Refuses a file whose header declares more pixel data than its bytes can hold: exactly for
+/// uncompressed transfer syntaxes, by a generous compression bound for compressed ones. This
+/// runs before anything is allocated for the pixels, so a small hostile file cannot make the
+/// loader reserve gigabytes.
+fn check_pixel_bytes(source: &DicomSource, obj: &DefaultDicomObject, header: &ImageHeader) -> Result<(), String> {
+    let file_bytes = source.byte_len()?;
+    let voxels = header.declared_voxels();
+    let size = || format!("{}×{} pixels × {} frame(s)", header.columns, header.rows, header.frames);
+    let encapsulated = TransferSyntaxRegistry
+        .get(obj.meta().transfer_syntax())
+        .is_none_or(|ts| ts.is_encapsulated_pixel_data());
+    if encapsulated {
+        let allowed = ENCAPSULATED_FREE_VOXELS.max(file_bytes.saturating_mul(ENCAPSULATED_VOXELS_PER_BYTE));
+        if voxels > allowed {
+            return Err(format!(
+                "declares {} but has only {file_bytes} bytes of compressed data; the file is truncated or corrupt",
+                size()
+            ));
+        }
+        return Ok(());
+    }
+    let needed = voxels
+        .saturating_mul(u64::from(header.samples_per_pixel))
+        .saturating_mul(u64::from(header.bits_allocated / 8));
+    if needed > file_bytes {
+        return Err(format!(
+            "declares {} ({needed} bytes of pixel data) but the file has only {file_bytes} bytes; it is truncated or corrupt",
+            size()
+        ));
+    }
+    Ok(())
+}
+
 /// Reads the header of every source in parallel; files that are not usable DICOM images are
 /// returned as rejected with the reason.
 pub fn read_headers(sources: Vec<DicomSource>) -> (Vec<ScannedFile>, Vec<Rejected>) {
@@ -82,6 +125,7 @@ pub fn read_headers(sources: Vec<DicomSource>) -> (Vec<ScannedFile>, Vec<Rejecte
             };
             let obj = source.open(ReadExtent::Header).map_err(reject)?;
             let header = ImageHeader::from_object(&obj).map_err(reject)?;
+            check_pixel_bytes(&source, &obj, &header).map_err(reject)?;
             Ok(ScannedFile { source, header })
         })
         .collect();

@@ -53,6 +53,16 @@ pub enum SeriesError {
         /// One such file.
         example: String,
     },
+    /// The slice positions give no usable grid (non-finite or zero spacing or origin).
+    #[error("series {series}: the slice positions give an unusable grid (spacing {spacing:?} mm, origin {origin:?}); the position attributes are corrupt")]
+    BadGeometry {
+        /// Series UID.
+        series: String,
+        /// Voxel spacing worked out (mm).
+        spacing: [f64; 3],
+        /// Origin worked out (mm, LPS).
+        origin: [f64; 3],
+    },
     /// The orientation vectors are degenerate.
     #[error("series {series}: {file} has an invalid Image Orientation (Patient) {orientation:?}")]
     BadOrientation {
@@ -205,6 +215,26 @@ pub fn slice_frame(series: &str, files: &[ScannedFile], warnings: &mut Vec<Strin
     })
 }
 
+/// Refuses a layout whose geometry is not finite with positive spacing (absurd positions or
+/// spacing attributes that passed the per-file checks, e.g. 1e308 mm apart).
+pub fn check_layout_geometry(series: &str, layout: &SeriesLayout) -> Result<(), SeriesError> {
+    let g = &layout.geometry;
+    let finite = g
+        .spacing
+        .iter()
+        .chain(&g.origin)
+        .chain(g.direction.iter().flatten())
+        .all(|v| v.is_finite());
+    if finite && g.spacing.iter().all(|&s| s > 0.0) {
+        return Ok(());
+    }
+    Err(SeriesError::BadGeometry {
+        series: series.to_string(),
+        spacing: g.spacing,
+        origin: g.origin,
+    })
+}
+
 /// Lists every frame of every file with its patient position.
 pub fn collect_slices(
     series: &str,
@@ -340,7 +370,8 @@ pub fn layout_slices(
         if odd.is_empty() {
             (extent / gaps.len() as f64, kept.len(), false)
         } else {
-            let count = (extent / typical).round() as usize + 1;
+            // Saturates for absurd positions; the output size check refuses the grid.
+            let count = ((extent / typical).round() as usize).saturating_add(1);
             let spacing = extent / (count - 1) as f64;
             let where_: Vec<String> = odd
                 .iter()

@@ -2,7 +2,7 @@
 //! how to open it, with or without the 128-byte preamble and file meta group.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -13,6 +13,8 @@ use dicom_object::file::ReadPreamble;
 use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN;
+
+use super::lengths::{check_declared_lengths, Encoding};
 
 /// Bytes of the preamble that precedes the `DICM` magic in a standard DICOM file.
 const PREAMBLE_LEN: usize = 128;
@@ -61,6 +63,16 @@ impl DicomSource {
         }
     }
 
+    /// Size of the file or entry in bytes.
+    pub fn byte_len(&self) -> Result<u64, String> {
+        match self {
+            DicomSource::Path(p) => std::fs::metadata(p)
+                .map(|m| m.len())
+                .map_err(|e| format!("cannot read: {e}")),
+            DicomSource::Memory { bytes, .. } => Ok(bytes.len() as u64),
+        }
+    }
+
     fn head(&self) -> Result<Vec<u8>, String> {
         match self {
             DicomSource::Path(p) => {
@@ -99,6 +111,7 @@ impl DicomSource {
     /// Errors are plain messages (the caller adds the file name).
     pub fn open(&self, extent: ReadExtent) -> Result<DefaultDicomObject, String> {
         let layout = self.layout()?;
+        self.check_lengths(layout)?;
         let options = || {
             let o = OpenFileOptions::new();
             match extent {
@@ -120,6 +133,32 @@ impl DicomSource {
         parsed.map_err(|e| format!("not a readable DICOM file (truncated or corrupt): {e}"))
     }
 
+    /// Refuses declared value lengths that run past the end of the file, before the parser
+    /// reserves memory for them (see [`check_declared_lengths`]).
+    fn check_lengths(&self, layout: Layout) -> Result<(), String> {
+        let (start, encoding) = match layout {
+            Layout::Standard => ((PREAMBLE_LEN + MAGIC.len()) as u64, Encoding::EXPLICIT_LE),
+            Layout::NoPreamble => (MAGIC.len() as u64, Encoding::EXPLICIT_LE),
+            Layout::BareDataSet => (0, Encoding::IMPLICIT_LE),
+        };
+        match self {
+            DicomSource::Path(p) => {
+                let file = File::open(p).map_err(|e| format!("cannot open: {e}"))?;
+                let end = file.metadata().map_err(|e| format!("cannot read: {e}"))?.len();
+                let mut reader = BufReader::new(file);
+                reader
+                    .seek(SeekFrom::Start(start))
+                    .map_err(|e| format!("cannot read: {e}"))?;
+                check_declared_lengths(reader, start, end, encoding)
+            }
+            DicomSource::Memory { bytes, .. } => {
+                let mut reader = Cursor::new(&bytes[..]);
+                reader.set_position(start);
+                check_declared_lengths(reader, start, bytes.len() as u64, encoding)
+            }
+        }
+    }
+
     /// Reads a data set without file meta group as implicit VR little endian and gives it a
     /// synthetic meta group so that pixel decoding can proceed.
     fn open_bare_data_set(&self) -> Result<DefaultDicomObject, String> {
@@ -127,7 +166,7 @@ impl DicomSource {
         let parsed = match self {
             DicomSource::Path(p) => {
                 let file = File::open(p).map_err(|e| format!("cannot open: {e}"))?;
-                InMemDicomObject::read_dataset_with_ts(std::io::BufReader::new(file), &ts)
+                InMemDicomObject::read_dataset_with_ts(BufReader::new(file), &ts)
             }
             DicomSource::Memory { bytes, .. } => InMemDicomObject::read_dataset_with_ts(&bytes[..], &ts),
         };
