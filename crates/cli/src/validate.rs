@@ -40,7 +40,12 @@ pub struct ValidateArgs {
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     only: Vec<String>,
     /// Grids the real scans are segmented on: native, an isotropic voxel size in mm, or XxYxZ mm.
-    #[arg(long, value_delimiter = ',', default_value = "native,1x1x2,0.7", value_name = "GRID,...")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "native,1x1x2,0.7",
+        value_name = "GRID,..."
+    )]
     resolutions: Vec<String>,
     /// Print the measurements as JSON on stdout.
     #[arg(long)]

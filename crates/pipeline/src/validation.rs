@@ -616,8 +616,16 @@ impl ValidationReport {
         ));
         line(String::new());
         line(format!(
-            "{:<20} {:<16} {:>6} {:>7} {:>6} {:>11} {:>15} {:>14} {:>9} {:>6}",
-            "scan", "grid", "Dice", "HD95", "MSD", "vol diff %", "aorta-in-bone %", "T12 covered %", "agreement",
+            "{:<20} {:<19} {:>6} {:>7} {:>6} {:>11} {:>15} {:>14} {:>9} {:>6}",
+            "scan",
+            "grid",
+            "Dice",
+            "HD95",
+            "MSD",
+            "vol diff %",
+            "aorta-in-bone %",
+            "T12 covered %",
+            "agreement",
             "thr HU"
         ));
         for row in &self.rows {
@@ -629,7 +637,7 @@ impl ValidationReport {
             };
             let contrast = row.contrast.as_ref();
             line(format!(
-                "{:<20} {:<16} {:>6} {:>7} {:>6} {:>11} {:>15} {:>14} {:>9} {:>6.0}",
+                "{:<20} {:<19} {:>6} {:>7} {:>6} {:>11} {:>15} {:>14} {:>9} {:>6.0}",
                 row.scan,
                 grid,
                 cell(row.bone.as_ref().map(|m| m.dice), 3),
@@ -643,7 +651,10 @@ impl ValidationReport {
             ));
         }
         line("(HD95 and MSD in mm; vol diff against the reference labels, the truth mask, or the knee's analytic volume;".into());
-        line(" agreement: Dice with the same scan's mask at its native grid, in patient space on the coarser grid)".into());
+        line(
+            " agreement: Dice with the same scan's mask at its native grid, in patient space on the coarser grid)"
+                .into(),
+        );
         if !self.agreements.is_empty() {
             line(String::new());
             line(format!("Resolution agreement (target Dice ≥ {AGREEMENT_TARGET_DICE}):"));

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use medprint_pipeline::validation::{
     validate, Grid, ValidationOptions, ValidationReport, VariantResult, ABDOMEN, ABDOMEN_DICE_TARGET,
-    AGREEMENT_TARGET_DICE, KNEE_PHANTOM, TORSO_PHANTOM,
+    AGREEMENT_TARGET_DICE, AORTA_IN_BONE_TARGET_PERCENT, CHEST_CTA, KNEE_PHANTOM, T12_COVERED_TARGET_PERCENT,
+    TORSO_PHANTOM,
 };
 
 fn shared_data() -> PathBuf {
@@ -46,7 +47,11 @@ fn abdomen_bone_and_phantoms_at_native_resolution() {
     assert!(knee_dice >= 0.95, "knee phantom Dice {knee_dice:.4} < 0.95");
     let knee_error = knee.volume_error_percent.expect("analytic volume error");
     assert!(knee_error.abs() < 2.0, "knee phantom volume error {knee_error:+.2} %");
-    let torso_dice = row(&report, TORSO_PHANTOM, "native").bone.as_ref().expect("torso metrics").dice;
+    let torso_dice = row(&report, TORSO_PHANTOM, "native")
+        .bone
+        .as_ref()
+        .expect("torso metrics")
+        .dice;
     assert!(torso_dice >= 0.95, "torso phantom Dice {torso_dice:.4} < 0.95");
 }
 
@@ -64,5 +69,27 @@ fn abdomen_masks_agree_across_resolutions() {
         missed.is_empty(),
         "resolution agreement below {AGREEMENT_TARGET_DICE}: {}",
         missed.join("; ")
+    );
+}
+
+#[test]
+#[ignore = "the segmentation of 2026-12-03 puts 82.4 % of the CT angiogram's aorta in bone (target < 2 %) \
+            and covers 83.8 % of T12 (target 95 %); run with --ignored once contrast is kept out of bone"]
+fn angiogram_contrast_is_not_bone_and_t12_is() {
+    let report = run_suite(&[CHEST_CTA], vec![Grid::Native]);
+    let checks = row(&report, CHEST_CTA, "native")
+        .contrast
+        .as_ref()
+        .expect("contrast checks");
+    assert!(
+        checks.aorta_in_bone_percent < AORTA_IN_BONE_TARGET_PERCENT,
+        "{:.2} % of the aorta ({} voxels) is in the bone mask",
+        checks.aorta_in_bone_percent,
+        checks.bone_voxels_in_aorta
+    );
+    assert!(
+        checks.t12_covered_percent >= T12_COVERED_TARGET_PERCENT,
+        "T12 covered {:.1} %",
+        checks.t12_covered_percent
     );
 }
