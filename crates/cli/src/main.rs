@@ -7,6 +7,7 @@ mod export_dicom;
 mod progress;
 mod server_cmd;
 mod train;
+mod validate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -72,6 +73,8 @@ enum Command {
     },
     /// Compare a predicted label map with a reference: Dice, Jaccard, HD95, mean surface distance, volume, per class.
     Eval(eval::EvalArgs),
+    /// Measure the default bone segmentation on every labelled scan and phantom, at several resolutions.
+    Validate(validate::ValidateArgs),
     /// Train bone decision forests from labelled scans and write a model file for `convert --model`.
     Train(train::TrainArgs),
     /// Write a NIfTI scan as a DICOM CT series (one file per slice, correct geometry).
@@ -378,6 +381,7 @@ fn main() -> ExitCode {
         }
         Command::Eval(args) => eval::run(args),
         Command::Train(args) => train::run(args),
+        Command::Validate(args) => validate::run(args),
         Command::ExportDicom(args) => export_dicom::run(args),
         Command::Serve(args) => server_cmd::serve(args),
         Command::Worker(args) => server_cmd::worker(args),

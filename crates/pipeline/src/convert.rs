@@ -302,6 +302,14 @@ fn scan_type_of(modality: &Modality, warnings: &mut Vec<String>) -> ScanType {
     }
 }
 
+/// The segmentation parameters of a run with `options` on a scan of `modality` (the scan type
+/// follows the modality; an undeclared one is processed as CT, with a warning).
+pub(crate) fn bone_params(options: &ConvertOptions, modality: &Modality, warnings: &mut Vec<String>) -> BoneParams {
+    let mut params = options.bone.clone();
+    params.scan = scan_type_of(modality, warnings);
+    params
+}
+
 /// Measures one stage and reports it.
 struct StageClock<'a> {
     progress: &'a dyn Progress,
@@ -365,8 +373,7 @@ pub fn convert_scan(
             scan.intensity_slope, scan.intensity_intercept
         ));
     }
-    let mut params = options.bone.clone();
-    params.scan = scan_type_of(&modality, &mut warnings);
+    let params = bone_params(options, &modality, &mut warnings);
     let mut clock = StageClock {
         progress,
         timings: BTreeMap::new(),

@@ -13,9 +13,11 @@ pub mod progress;
 pub mod report;
 pub mod shell_volumes;
 pub mod tissues;
+pub mod validation;
 
 pub use convert::{convert_path, convert_scan, ConvertOptions, OutputNames, PipelineError, TrainedModel};
 pub use demo::{run_demo, DemoComparison, DemoOutcome};
 pub use params::RunParams;
 pub use progress::{NoProgress, Progress, Stage};
 pub use report::Report;
+pub use validation::{validate, ValidationOptions, ValidationReport};
