@@ -28,7 +28,7 @@ EXIT CODES:
   1  unexpected internal error
   2  invalid command line (including print-ready settings)
   3  the input or the --model file could not be read (the message names each file and problem),
-     or the scan cannot give a model (fewer than 3 slices, a blank image)
+     or the scan cannot give a model (fewer than 3 slices, a blank image, pure noise)
   4  segmentation failed or found no bone
   5  an output file could not be written
   6  demo only: the result missed the accuracy targets (with --check)";

@@ -220,22 +220,7 @@ fn degenerate_nifti_scans_exit_3_or_4_with_a_reason() {
         4,
         "No bone was found",
     );
-    let noise = write("noise.nii.gz", &noise([48, 48, 12]));
-    let out = tempfile::tempdir().expect("tempdir");
-    let result = medprint()
-        .arg("convert")
-        .arg(&noise)
-        .arg("--out")
-        .arg(out.path())
-        .args(["--no-preview", "--print-ready"])
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&result.stderr);
-    assert!(
-        matches!(result.status.code(), Some(3 | 4)),
-        "pure noise is refused as input or segmentation: {stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_refused(&write("noise.nii.gz", &noise([48, 48, 12])), 3, "pure noise");
 }
 
 #[test]

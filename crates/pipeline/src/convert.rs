@@ -165,7 +165,23 @@ pub enum ScanProblem {
         /// The one stored value.
         value: i16,
     },
+    /// The noise is as strong as the contrast between bone and soft tissue: no structure can be
+    /// told from it (a corrupt or wrongly scaled image).
+    #[error(
+        "the noise (about {noise_hu:.0} HU standard deviation) drowns the image; at most {limit_hu:.0} HU is usable"
+    )]
+    NoiseOnly {
+        /// Estimated noise in soft tissue, HU.
+        noise_hu: f32,
+        /// The most noise a scan may have, HU.
+        limit_hu: f32,
+    },
 }
+
+/// Most image noise (standard deviation in soft tissue, HU) a scan may have: above it bone
+/// (≥ ~400 HU over soft tissue) is no longer separable from noise. Clinical CT has 10–30 HU,
+/// very low-dose CT up to ~100 HU.
+pub const MAX_NOISE_HU: f32 = 400.0;
 
 /// Fewest voxels along each axis for a model: marching cubes needs two samples for one cell,
 /// and a third so that a structure can be closed inside the grid.
@@ -262,6 +278,11 @@ impl PipelineError {
                 ScanProblem::Uniform { .. } => "The scan's image is blank: every voxel has the same value. \
                     Export the series again from the scanner or the image archive (PACS), then upload it again."
                     .into(),
+                ScanProblem::NoiseOnly { noise_hu, .. } => format!(
+                    "The scan is almost pure noise (about {noise_hu:.0} HU; a usable CT has 10 to 100 HU), so no \
+                     bone can be found in it. Is the image damaged, or is it not a CT? Export the series again, \
+                     or choose the right modality."
+                ),
             },
             PipelineError::Model { .. } => "The trained segmentation model could not be read. \
                 Choose another model or run without one."
@@ -503,6 +524,15 @@ pub fn convert_scan(
         };
         check_scan(&scan.volume, &histogram, &facts)
     });
+    if let Some(noise_hu) = anomalies.noise_hu.filter(|&n| n > MAX_NOISE_HU) {
+        return Err(PipelineError::ScanUnusable {
+            input: input_label.to_string(),
+            problem: ScanProblem::NoiseOnly {
+                noise_hu,
+                limit_hu: MAX_NOISE_HU,
+            },
+        });
+    }
     warnings.extend(
         anomalies
             .anomalies
@@ -1195,6 +1225,13 @@ mod tests {
             PipelineError::ScanUnusable {
                 input: path(),
                 problem: ScanProblem::Uniform { value: -1024 },
+            },
+            PipelineError::ScanUnusable {
+                input: path(),
+                problem: ScanProblem::NoiseOnly {
+                    noise_hu: 1397.0,
+                    limit_hu: MAX_NOISE_HU,
+                },
             },
             PipelineError::NothingFound {
                 input: path(),
