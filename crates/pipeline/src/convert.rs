@@ -1276,15 +1276,13 @@ mod tests {
 
     #[test]
     fn user_messages_are_specific_where_the_error_knows_more() {
-        let by_kind = |e: PipelineError| e.user_message();
         let errors = every_error();
         let message_of = |pred: &dyn Fn(&PipelineError) -> bool| {
-            by_kind(
-                every_error()
-                    .into_iter()
-                    .find(|e| pred(e))
-                    .expect("the case is in every_error"),
-            )
+            errors
+                .iter()
+                .find(|e| pred(e))
+                .expect("the case is in every_error")
+                .user_message()
         };
         let series = message_of(&|e| matches!(e, PipelineError::Input(InputError::SeriesNotFound { .. })));
         assert!(
