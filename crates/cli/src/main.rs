@@ -27,8 +27,9 @@ const EXIT_CODES: &str = "\
 EXIT CODES:
   0  success
   1  unexpected internal error
-  2  invalid command line
-  3  the input or the --model file could not be read (the message names each file and problem)
+  2  invalid command line (including print-ready settings)
+  3  the input or the --model file could not be read (the message names each file and problem),
+     or the scan cannot give a model (fewer than 3 slices, a blank image, pure noise)
   4  segmentation failed or found no bone
   5  an output file could not be written
   6  demo only: the result missed the accuracy targets (with --check)";
@@ -307,8 +308,15 @@ fn print_summary(report: &Report) {
     println!("total            {:.2} s", report.total_ms / 1e3);
 }
 
+/// Prints the plain-language reason (the one the web app shows) and, on a second line, the
+/// technical detail with the paths the user gave; exits with the error's code.
 fn fail(err: PipelineError) -> ExitCode {
-    eprintln!("error: {err}");
+    let message = err.user_message();
+    eprintln!("error: {message}");
+    let detail = err.to_string();
+    if !message.contains(&detail) {
+        eprintln!("detail: {detail}");
+    }
     ExitCode::from(err.exit_code() as u8)
 }
 

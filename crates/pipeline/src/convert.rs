@@ -152,16 +152,63 @@ impl Default for ConvertOptions {
     }
 }
 
+/// Why a loaded scan cannot give a model, found before segmentation.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScanProblem {
+    /// Fewer slices (or rows, or columns) than a surface needs.
+    #[error("the grid is {dims:?} voxels; at least {needed} along each axis are needed for a 3D model")]
+    TooFewSlices {
+        /// Grid size of the scan.
+        dims: [usize; 3],
+        /// The fewest voxels along an axis that a model needs.
+        needed: usize,
+    },
+    /// Every voxel holds the same value: a blank image.
+    #[error("every voxel holds the same value ({value}); the image is blank")]
+    Uniform {
+        /// The one stored value.
+        value: i16,
+    },
+    /// The noise is as strong as the contrast between bone and soft tissue: no structure can be
+    /// told from it (a corrupt or wrongly scaled image).
+    #[error(
+        "the noise (about {noise_hu:.0} HU standard deviation) drowns the image; at most {limit_hu:.0} HU is usable"
+    )]
+    NoiseOnly {
+        /// Estimated noise in soft tissue, HU.
+        noise_hu: f32,
+        /// The most noise a scan may have, HU.
+        limit_hu: f32,
+    },
+}
+
+/// Most image noise (standard deviation in soft tissue, HU) a scan may have: above it bone
+/// (≥ ~400 HU over soft tissue) is no longer separable from noise. Clinical CT has 10–30 HU,
+/// very low-dose CT up to ~100 HU.
+pub const MAX_NOISE_HU: f32 = 400.0;
+
+/// Fewest voxels along each axis for a model: marching cubes needs two samples for one cell,
+/// and a third so that a structure can be closed inside the grid.
+pub const MIN_VOXELS_PER_AXIS: usize = 3;
+
 /// Why a run failed. Each message names the file or stage and the problem.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     /// Nothing loadable in the input.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The scan was read but cannot give a model (too few slices, a blank image).
+    #[error("{input}: {problem}")]
+    ScanUnusable {
+        /// Input path.
+        input: String,
+        /// What is wrong with the scan.
+        problem: ScanProblem,
+    },
     /// The segmentation could not run.
     #[error("segmentation failed: {0}")]
     Segment(#[from] medprint_segment::SegmentError),
-    /// No bone was found, so there is nothing to print.
+    /// No bone was found (or the bone found gives no surface), so there is nothing to print.
     #[error("no bone was found in {input} (threshold {threshold_hu:.0} HU); check the modality and the scan")]
     NothingFound {
         /// Input path.
@@ -169,7 +216,9 @@ pub enum PipelineError {
         /// Threshold used.
         threshold_hu: f32,
     },
-    /// Print preparation failed.
+    /// Print preparation could not make any printable piece (each step that fails on a part is
+    /// left out for that part instead, see `medprint_print::fallback`), or a print parameter is
+    /// invalid.
     #[error("print preparation failed: {0}")]
     Print(#[from] PrintError),
     /// The surface could not be extracted.
@@ -197,11 +246,13 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
-    /// Process exit code for this error (documented in the README and `--help`).
+    /// Process exit code for this error (documented in the README and `--help`): 2 invalid
+    /// parameters, 3 input unreadable or unusable, 4 segmentation found nothing to print,
+    /// 5 an output could not be written.
     pub fn exit_code(&self) -> i32 {
         match self {
-            PipelineError::Usage(_) => 2,
-            PipelineError::Input(_) | PipelineError::Model { .. } => 3,
+            PipelineError::Usage(_) | PipelineError::Print(PrintError::BadParameter { .. }) => 2,
+            PipelineError::Input(_) | PipelineError::Model { .. } | PipelineError::ScanUnusable { .. } => 3,
             PipelineError::Segment(_)
             | PipelineError::Surface(_)
             | PipelineError::NothingFound { .. }
@@ -211,21 +262,36 @@ impl PipelineError {
     }
 }
 
+/// What to do when the scan holds no usable series.
+const UPLOAD_AGAIN: &str = "Check that the upload holds the DICOM files (or the NIfTI file) of one CT or MR series, \
+                            then upload it again.";
+
 impl PipelineError {
     /// The reason in plain language for the person who ordered the model, with what to do next.
     /// It names no server path and holds no debug structure (those go to the log, through
     /// `Display`); the CLI, the API and the web app all show this text.
     pub fn user_message(&self) -> String {
         match self {
-            PipelineError::Input(_) => "The scan could not be read: no file held a usable image series. \
-                Check that the upload contains the DICOM files (or NIfTI file) of one CT or MR series, then upload it again."
-                .into(),
+            PipelineError::Input(e) => input_message(e),
+            PipelineError::ScanUnusable { problem, .. } => match problem {
+                ScanProblem::TooFewSlices { dims, needed } => format!(
+                    "The scan has too few slices for a 3D model ({} × {} × {} voxels; at least {needed} are \
+                     needed in each direction). Upload the whole series, not a single image or a few slices.",
+                    dims[0], dims[1], dims[2]
+                ),
+                ScanProblem::Uniform { .. } => "The scan's image is blank: every voxel has the same value. \
+                    Export the series again from the scanner or the image archive (PACS), then upload it again."
+                    .into(),
+                ScanProblem::NoiseOnly { noise_hu, .. } => format!(
+                    "The scan is almost pure noise (about {noise_hu:.0} HU; a usable CT has 10 to 100 HU), so no \
+                     bone can be found in it. Is the image damaged, or is it not a CT? Export the series again, \
+                     or choose the right modality."
+                ),
+            },
             PipelineError::Model { .. } => "The trained segmentation model could not be read. \
                 Choose another model or run without one."
                 .into(),
-            PipelineError::Segment(_) => "The scan could not be segmented: its values or geometry are unusable \
-                (too few slices, or an empty image). Check the series and the modality, then run it again."
-                .into(),
+            PipelineError::Segment(e) => segment_message(e),
             PipelineError::NothingFound { threshold_hu, .. } => format!(
                 "No bone was found (threshold {threshold_hu:.0} HU). Is this an MRI or a scan without bone? \
                  Choose the right modality (MR for an MRI), or set a lower threshold, then run it again."
@@ -233,8 +299,13 @@ impl PipelineError {
             PipelineError::Surface(_) => "No printable surface could be made from the segmentation. \
                 Check the scan and the modality, then run it again."
                 .into(),
-            PipelineError::Print(_) => "Print preparation could not finish. \
-                Run it again without print preparation, or with another build volume."
+            PipelineError::Print(PrintError::BadParameter { name, .. }) => format!(
+                "A print preparation setting is not valid ({}). Correct it (for example a larger build \
+                 volume), then run it again.",
+                name.replace('_', " ")
+            ),
+            PipelineError::Print(_) => "Print preparation could not make any printable piece from the model. \
+                Run it again without print preparation and prepare the model in the slicer."
                 .into(),
             PipelineError::Usage(reason) => format!("The run's parameters are not valid: {reason}."),
             PipelineError::Output { .. } => "A result file could not be written (the disk may be full or \
@@ -252,6 +323,88 @@ fn find_lumens(volume: &medprint_volume::Volume<i16>, body: Option<&BodyMask>, p
             .inspect_err(|e| tracing::warn!(error = %e, "contrast check failed"))
             .unwrap_or_else(|_| ContrastLumens::none()),
         _ => ContrastLumens::none(),
+    }
+}
+
+/// [`PipelineError::user_message`] of an input error.
+fn input_message(e: &InputError) -> String {
+    use medprint_volume::archive::ArchiveError;
+    use medprint_volume::dicom::series::SeriesError;
+    use medprint_volume::nifti::NiftiError;
+    match e {
+        InputError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            format!("The scan was not found. {UPLOAD_AGAIN}")
+        }
+        InputError::Io { .. } => format!("The scan could not be opened. {UPLOAD_AGAIN}"),
+        InputError::Archive(ArchiveError::TooManyEntries { entries, limit, .. }) => {
+            format!("The zip archive holds too many files ({entries}, at most {limit}). Upload one series at a time.")
+        }
+        InputError::Archive(ArchiveError::TooLarge { limit, .. }) => format!(
+            "The zip archive unpacks to more than {} MB. Upload one series at a time.",
+            limit / 1_000_000
+        ),
+        InputError::Archive(_) => {
+            format!("The zip archive could not be read (damaged or not a zip file). {UPLOAD_AGAIN}")
+        }
+        InputError::Nifti(NiftiError::TooLarge { voxels, limit, .. }) => format!(
+            "The scan is too large to process ({voxels} voxels, at most {limit}). Upload a cropped or \
+             downsampled scan."
+        ),
+        InputError::Nifti(NiftiError::UnsupportedType { .. }) => "The NIfTI file holds a kind of values that \
+            cannot be segmented (complex, colour or 64-bit integers). Export it as a grey-scale image."
+            .into(),
+        InputError::Nifti(_) => format!("The NIfTI file is damaged or not a NIfTI image. {UPLOAD_AGAIN}"),
+        InputError::Series(SeriesError::Colour { .. }) => "The series holds colour images (a screenshot or \
+            a rendering), which cannot be segmented. Upload the original grey-scale CT or MR series."
+            .into(),
+        InputError::Series(SeriesError::Mixed { .. }) => "The series mixes images of different sizes or \
+            orientations. Upload one series with images of one size (a scout or localiser image may be \
+            mixed in: leave it out)."
+            .into(),
+        InputError::Series(SeriesError::MissingPositions { .. } | SeriesError::BadOrientation { .. }) => {
+            "The images of the series lack the position or orientation needed to stack them into a 3D scan. \
+             Export the series again from the scanner or the image archive (PACS)."
+                .into()
+        }
+        InputError::NothingLoadable { count, .. } => {
+            format!("No file of the upload holds a usable image ({count} file(s) skipped). {UPLOAD_AGAIN}")
+        }
+        InputError::SeriesNotFound { available, .. } => format!(
+            "The series asked for is not in the scan. The scan holds: {available}. Choose one of these series \
+             by its UID (or leave the series empty to take the CT series with the most slices)."
+        ),
+        InputError::TooLarge { voxels, limit, .. } => format!(
+            "The scan is too large to process ({voxels} voxels, at most {limit}). Choose a single series, \
+             or upload a cropped or downsampled scan."
+        ),
+        InputError::NoSliceDecoded { .. } => "None of the series' images could be decoded (an unsupported \
+            compression?). Export the series uncompressed from the image archive (PACS), then upload it again."
+            .into(),
+    }
+}
+
+/// [`PipelineError::user_message`] of a segmentation error.
+fn segment_message(e: &medprint_segment::SegmentError) -> String {
+    use medprint_segment::SegmentError;
+    match e {
+        SegmentError::EmptyVolume { .. } => format!("The scan holds no image. {UPLOAD_AGAIN}"),
+        SegmentError::NoBody { .. } => "No patient body was found in the scan (only air, or only metal). \
+            Check that this is the patient's CT or MR series and that the modality is right, then run it again."
+            .into(),
+        SegmentError::TooLarge { .. } => "The scan is too large to segment. Upload a cropped or \
+            downsampled scan."
+            .into(),
+        SegmentError::ModelFile { .. } => "The trained segmentation model could not be read. \
+            Choose another model or run without one."
+            .into(),
+        SegmentError::InvalidParameter { name, .. } => format!(
+            "A segmentation setting is not valid ({}). Correct it, then run it again.",
+            name.replace('_', " ")
+        ),
+        // Internal mismatches, and any reason added later.
+        _ => "The scan could not be segmented. Check the series and the modality, then run it again; \
+            if it fails again, report it to your administrator."
+            .into(),
     }
 }
 
@@ -364,6 +517,12 @@ pub fn convert_scan(
     progress: &dyn Progress,
 ) -> Result<Report, PipelineError> {
     let started = Instant::now();
+    if let Some(problem) = scan_problem(&scan.volume) {
+        return Err(PipelineError::ScanUnusable {
+            input: input_label.to_string(),
+            problem,
+        });
+    }
     fs::create_dir_all(out_dir).map_err(|e| output_error(out_dir, e))?;
     let mut warnings = scan.warnings.clone();
     let modality = options.modality.clone().unwrap_or_else(|| scan.modality.clone());
@@ -394,6 +553,15 @@ pub fn convert_scan(
         let anomalies = check_scan_with_body(&scan.volume, &histogram, &facts, body.as_ref(), Some(&lumens));
         (anomalies, body, lumens)
     });
+    if let Some(noise_hu) = anomalies.noise_hu.filter(|&n| n > MAX_NOISE_HU) {
+        return Err(PipelineError::ScanUnusable {
+            input: input_label.to_string(),
+            problem: ScanProblem::NoiseOnly {
+                noise_hu,
+                limit_hu: MAX_NOISE_HU,
+            },
+        });
+    }
     warnings.extend(
         anomalies
             .anomalies
@@ -464,6 +632,14 @@ pub fn convert_scan(
     let raw = clock.run(Stage::Surface, || {
         try_extract_isosurface(&seg.surface_field, SURFACE_ISO)
     })?;
+    // A mask that gives no surface (e.g. bone only in a border slice) is nothing to print:
+    // stopped here so that no exporter is handed an empty model.
+    if raw.is_empty() {
+        return Err(PipelineError::NothingFound {
+            input: input_label.to_string(),
+            threshold_hu: seg.threshold.threshold_hu,
+        });
+    }
     let raw_triangles = raw.triangle_count();
     let raw_volume_mm3 = signed_volume_mm3(&raw);
     let (mesh, conditioned, shell_volumes) = clock.run(Stage::Condition, || {
@@ -473,6 +649,12 @@ pub fn convert_scan(
         let check = volumes.check(&mesh);
         Ok::<_, PipelineError>((mesh, conditioned, check))
     })?;
+    if mesh.is_empty() {
+        return Err(PipelineError::NothingFound {
+            input: input_label.to_string(),
+            threshold_hu: seg.threshold.threshold_hu,
+        });
+    }
     if shell_volumes.within_2_percent < shell_volumes.structures {
         warnings.push(format!(
             "{} of {} bone structures enclose a volume more than 2 % away from their voxel volume (worst {:+.1} %)",
@@ -482,7 +664,7 @@ pub fn convert_scan(
         ));
     }
     if !conditioned.check.is_printable() {
-        warnings.push(format!("the model failed the print check: {:?}", conditioned.check));
+        warnings.push(print_check_warning(&conditioned.check));
     }
     let alternatives = if options.alternatives_hu.is_empty() {
         Vec::new()
@@ -517,6 +699,7 @@ pub fn convert_scan(
             })?;
             outputs.extend(summary.pieces.iter().map(|p| p.stl.clone()));
             outputs.push(crate::print_ready::PRINT_3MF.to_string());
+            warnings.extend(summary.warnings.iter().cloned());
             Some(summary)
         }
         None => None,
@@ -594,6 +777,48 @@ pub fn convert_scan(
     };
     write_report(out_dir, &report)?;
     Ok(report)
+}
+
+/// The print check's failures in plain words, with what to do.
+fn print_check_warning(check: &medprint_mesh::MeshCheck) -> String {
+    let mut problems = Vec::new();
+    if !check.closed {
+        problems.push(format!("{} open edges", check.boundary_edges));
+    }
+    if !check.manifold {
+        problems.push(format!(
+            "{} non-manifold edges and {} non-manifold vertices",
+            check.non_manifold_edges, check.non_manifold_vertices
+        ));
+    }
+    if !check.oriented || !check.outward {
+        problems.push("inconsistent normals".into());
+    }
+    if check.degenerate_triangles > 0 {
+        problems.push(format!("{} degenerate triangles", check.degenerate_triangles));
+    }
+    format!(
+        "the model failed the print check ({}); repair it in the slicer before printing",
+        problems.join(", ")
+    )
+}
+
+/// Why `volume` cannot give a model, if it cannot: too few voxels along an axis, or one value
+/// everywhere.
+fn scan_problem(volume: &medprint_volume::Volume<i16>) -> Option<ScanProblem> {
+    let dims = volume.dims();
+    if dims.iter().any(|&n| n < MIN_VOXELS_PER_AXIS) {
+        return Some(ScanProblem::TooFewSlices {
+            dims,
+            needed: MIN_VOXELS_PER_AXIS,
+        });
+    }
+    let first = *volume.data().first()?;
+    volume
+        .data()
+        .par_iter()
+        .all(|&v| v == first)
+        .then_some(ScanProblem::Uniform { value: first })
 }
 
 /// Runs the trained model on the threshold result, fuses the two maps and replaces the
@@ -913,4 +1138,242 @@ fn bone_centroid_mm(seg: &BoneSegmentation) -> Option<[f64; 3]> {
                 (s, n + 1)
             });
     (count > 0).then(|| seg.mask.geometry.index_to_patient(sum.map(|s| s / count as f64)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use medprint_volume::archive::ArchiveError;
+    use medprint_volume::dicom::series::SeriesError;
+    use medprint_volume::nifti::NiftiError;
+
+    /// One error of every variant (and of every input and segmentation reason), each carrying
+    /// server paths and values that must not reach the user.
+    fn every_error() -> Vec<PipelineError> {
+        let path = || "/srv/medprint/objects/order-17/upload.zip".to_string();
+        let io = |kind| std::io::Error::new(kind, "os error at /srv/medprint");
+        let inputs = vec![
+            InputError::Io {
+                path: path(),
+                source: io(std::io::ErrorKind::NotFound),
+            },
+            InputError::Io {
+                path: path(),
+                source: io(std::io::ErrorKind::PermissionDenied),
+            },
+            InputError::Archive(ArchiveError::Invalid {
+                path: path(),
+                problem: "bad CRC in /x".into(),
+            }),
+            InputError::Archive(ArchiveError::TooManyEntries {
+                path: path(),
+                entries: 200_000,
+                limit: 100_000,
+            }),
+            InputError::Archive(ArchiveError::TooLarge {
+                path: path(),
+                entry: "a/b.dcm".into(),
+                limit: 8_000_000_000,
+            }),
+            InputError::Nifti(NiftiError::InvalidHeader {
+                path: path(),
+                reason: "sizeof_hdr".into(),
+            }),
+            InputError::Nifti(NiftiError::TooLarge {
+                path: path(),
+                dims: [4000, 4000, 4000],
+                voxels: 64_000_000_000,
+                limit: 2_000_000_000,
+            }),
+            InputError::Nifti(NiftiError::UnsupportedType {
+                path: path(),
+                datatype: 1792,
+            }),
+            InputError::Series(SeriesError::Colour {
+                file: path(),
+                photometric: "RGB".into(),
+                samples: 3,
+            }),
+            InputError::Series(SeriesError::Mixed {
+                series: "1.2.3".into(),
+                first: path(),
+                other: path(),
+                what: "rows 512 vs 256".into(),
+            }),
+            InputError::Series(SeriesError::MissingPositions {
+                series: "1.2.3".into(),
+                count: 3,
+                example: path(),
+            }),
+            InputError::Series(SeriesError::BadOrientation {
+                series: "1.2.3".into(),
+                file: path(),
+                orientation: [0.0; 6],
+            }),
+            InputError::NothingLoadable {
+                path: path(),
+                count: 4,
+                problems: "/srv/a.dcm: not DICOM".into(),
+            },
+            InputError::SeriesNotFound {
+                path: path(),
+                uid: "9.9".into(),
+                available: "1.2.3 (CT, 30 files), 1.2.4 (MR, 20 files)".into(),
+            },
+            InputError::TooLarge {
+                series: "1.2.3".into(),
+                what: path(),
+                voxels: 5_000_000_000,
+                limit: 2_000_000_000,
+            },
+            InputError::NoSliceDecoded {
+                series: "1.2.3".into(),
+                problems: "/srv/IM0001: JPEG 2000".into(),
+            },
+        ];
+        let segment = vec![
+            medprint_segment::SegmentError::EmptyVolume { dims: [0, 0, 0] },
+            medprint_segment::SegmentError::NoBody { reason: "all air" },
+            medprint_segment::SegmentError::TooLarge { dims: [1, 2, 3] },
+            medprint_segment::SegmentError::ModelFile {
+                path: path(),
+                reason: "bad magic".into(),
+            },
+            medprint_segment::SegmentError::InvalidParameter {
+                name: "min_island_mm3",
+                value: -1.0,
+                reason: "must be ≥ 0",
+            },
+            medprint_segment::SegmentError::SizeMismatch { left: 1, right: 2 },
+        ];
+        let mut errors: Vec<PipelineError> = inputs.into_iter().map(PipelineError::Input).collect();
+        errors.extend(segment.into_iter().map(PipelineError::Segment));
+        errors.extend([
+            PipelineError::ScanUnusable {
+                input: path(),
+                problem: ScanProblem::TooFewSlices {
+                    dims: [512, 512, 1],
+                    needed: MIN_VOXELS_PER_AXIS,
+                },
+            },
+            PipelineError::ScanUnusable {
+                input: path(),
+                problem: ScanProblem::Uniform { value: -1024 },
+            },
+            PipelineError::ScanUnusable {
+                input: path(),
+                problem: ScanProblem::NoiseOnly {
+                    noise_hu: 1397.0,
+                    limit_hu: MAX_NOISE_HU,
+                },
+            },
+            PipelineError::NothingFound {
+                input: path(),
+                threshold_hu: 180.0,
+            },
+            PipelineError::Print(PrintError::EmptyMesh { what: path() }),
+            PipelineError::Print(PrintError::BadParameter {
+                name: "build_volume_mm",
+                value: 5.0,
+                why: "is smaller than a connector needs",
+            }),
+            PipelineError::Surface(IsosurfaceError::TooManyVertices {
+                vertices: 5_000_000_000,
+            }),
+            PipelineError::Usage("--build-volume needs three positive sizes in mm".into()),
+            PipelineError::Model {
+                path: path(),
+                reason: "bad magic".into(),
+            },
+            PipelineError::Output {
+                path: path(),
+                reason: "No space left on device".into(),
+            },
+        ]);
+        errors
+    }
+
+    #[test]
+    fn user_messages_are_plain_and_say_what_to_do() {
+        for e in every_error() {
+            let message = e.user_message();
+            let technical = e.to_string();
+            assert!(!message.contains('/'), "{technical}: a path fragment in {message:?}");
+            assert!(
+                !message.contains('{') && !message.contains("[512"),
+                "{technical}: debug text in {message:?}"
+            );
+            assert!(message.ends_with('.'), "{technical}: {message:?}");
+            assert!(message.len() > 40, "{technical}: too terse: {message:?}");
+        }
+    }
+
+    #[test]
+    fn user_messages_are_specific_where_the_error_knows_more() {
+        let errors = every_error();
+        let message_of = |pred: &dyn Fn(&PipelineError) -> bool| {
+            errors
+                .iter()
+                .find(|e| pred(e))
+                .expect("the case is in every_error")
+                .user_message()
+        };
+        let series = message_of(&|e| matches!(e, PipelineError::Input(InputError::SeriesNotFound { .. })));
+        assert!(
+            series.contains("1.2.3 (CT, 30 files)") && series.contains("Choose"),
+            "{series}"
+        );
+        let few = message_of(&|e| {
+            matches!(
+                e,
+                PipelineError::ScanUnusable {
+                    problem: ScanProblem::TooFewSlices { .. },
+                    ..
+                }
+            )
+        });
+        assert!(few.contains("512 × 512 × 1") && few.contains("too few slices"), "{few}");
+        let no_bone = message_of(&|e| matches!(e, PipelineError::NothingFound { .. }));
+        assert!(no_bone.contains("MRI") && no_bone.contains("MR"), "{no_bone}");
+        let large = message_of(&|e| matches!(e, PipelineError::Input(InputError::TooLarge { .. })));
+        assert!(large.contains("too large") && large.contains("5000000000"), "{large}");
+        // Different reasons give different messages.
+        let distinct: std::collections::BTreeSet<String> = errors.iter().map(PipelineError::user_message).collect();
+        assert!(
+            distinct.len() + 4 >= errors.len(),
+            "{} of {}",
+            distinct.len(),
+            errors.len()
+        );
+    }
+
+    #[test]
+    fn exit_codes_follow_the_readme_table() {
+        for e in every_error() {
+            let expected = match &e {
+                PipelineError::Usage(_) | PipelineError::Print(PrintError::BadParameter { .. }) => 2,
+                PipelineError::Input(_) | PipelineError::Model { .. } | PipelineError::ScanUnusable { .. } => 3,
+                PipelineError::Output { .. } => 5,
+                _ => 4,
+            };
+            assert_eq!(e.exit_code(), expected, "{e}");
+        }
+    }
+
+    #[test]
+    fn blank_and_thin_scans_are_refused_before_segmentation() {
+        let geometry = medprint_volume::Geometry::axis_aligned([1.0; 3], [0.0; 3]);
+        let one_slice = medprint_volume::Volume::filled([16, 16, 1], 0i16, geometry);
+        assert_eq!(
+            scan_problem(&one_slice),
+            Some(ScanProblem::TooFewSlices {
+                dims: [16, 16, 1],
+                needed: MIN_VOXELS_PER_AXIS
+            })
+        );
+        let mut blank = medprint_volume::Volume::filled([16, 16, 8], -1000i16, geometry);
+        assert_eq!(scan_problem(&blank), Some(ScanProblem::Uniform { value: -1000 }));
+        blank.data_mut()[5] = 40;
+        assert_eq!(scan_problem(&blank), None);
+    }
 }

@@ -40,7 +40,11 @@ pub struct PrintPiece {
 pub struct PrintSummary {
     /// Every piece written.
     pub pieces: Vec<PrintPiece>,
-    /// The preparation steps' figures (cavities, splits, dowels, orientation, supports, tag).
+    /// Steps left out or done differently, and pieces that are not closed, in plain language
+    /// (also among the run's warnings); empty when preparation went as planned.
+    pub warnings: Vec<String>,
+    /// The preparation steps' figures (cavities, splits, dowels, orientation, supports, tag,
+    /// fallbacks with their technical reasons).
     pub preparation: PrintReport,
 }
 
@@ -108,6 +112,7 @@ pub fn write_print_ready(
     })?;
     Ok(PrintSummary {
         pieces,
+        warnings: prepared.report.warnings(),
         preparation: prepared.report,
     })
 }

@@ -137,6 +137,10 @@ pub fn model_tissues(
             })?;
             let raw = try_extract_isosurface(&field, 127.5)?;
             let (mesh, conditioned) = condition(raw, conditioning);
+            if mesh.is_empty() {
+                // Too small to give a surface: reported with the missing classes, never exported.
+                return Ok(None);
+            }
             let report = TissueReport {
                 class: class.name().to_string(),
                 label: class.label(),

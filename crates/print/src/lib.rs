@@ -12,6 +12,7 @@ pub mod clip;
 pub mod distance_field;
 pub mod dowels;
 pub mod error;
+pub mod fallback;
 pub mod hollow;
 pub mod orientation;
 pub mod prepare;
@@ -24,4 +25,5 @@ pub mod vector;
 pub mod voxelize;
 
 pub use error::PrintError;
+pub use fallback::{Fallback, PrintStep};
 pub use prepare::{prepare, NamedMesh, PartRole, PreparedPart, PreparedPrint, PrintOptions, PrintReport, TagRequest};

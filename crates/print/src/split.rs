@@ -13,8 +13,13 @@
 //! A region too thin for that connector (a rib, a thin process) gets a smaller one: socket,
 //! pin and wall scaled down together to the largest size that fits, the hole–pin clearance
 //! kept, down to `min_hole_diameter_mm`; only thinner regions go without.
+//!
+//! A cut part that comes out open (a section through self-touching or nearly coincident
+//! surfaces) gets a repair pass; when that fails, [`split_with_alternatives`] tries other cut
+//! planes (the next-smallest sections, one more cut per axis) and then cuts without connectors,
+//! and reports what it had to give up.
 
-use medprint_mesh::repair::{remove_degenerate_and_duplicate_triangles, weld_vertices};
+use medprint_mesh::repair::{remove_degenerate_and_duplicate_triangles, repair_topology, weld_vertices};
 use medprint_mesh::{check_mesh, Mesh};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -78,6 +83,77 @@ pub struct SplitReport {
     pub largest_part_extent_mm: [f64; 3],
     /// Volume of all sockets sunk (two per connector), mm³.
     pub sockets_volume_mm3: f64,
+    /// How the cut was made (the planned planes with connectors unless an alternative was needed).
+    pub variant: SplitVariant,
+    /// Cut parts that came out open and were closed by the repair pass.
+    pub repaired_parts: usize,
+}
+
+/// How [`split_variant`] places its cuts: [`SplitVariant::PLANNED`] is the normal split, the
+/// others are what [`split_with_alternatives`] falls back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SplitVariant {
+    /// Which candidate position each plane takes, ranked by section area (0 = smallest).
+    pub plane_rank: usize,
+    /// Cuts added along each axis beyond the fewest that fit (every plane moves).
+    pub extra_cuts: usize,
+    /// Sockets and pins on the cut faces.
+    pub connectors: bool,
+}
+
+impl SplitVariant {
+    /// The smallest sections, fewest cuts, connectors.
+    pub const PLANNED: Self = Self {
+        plane_rank: 0,
+        extra_cuts: 0,
+        connectors: true,
+    };
+
+    /// What [`split_with_alternatives`] tries after [`Self::PLANNED`], in order: other planes
+    /// with connectors first, then the same planes without connectors.
+    pub const ALTERNATIVES: [Self; 6] = [
+        Self {
+            plane_rank: 1,
+            ..Self::PLANNED
+        },
+        Self {
+            plane_rank: 3,
+            ..Self::PLANNED
+        },
+        Self {
+            extra_cuts: 1,
+            ..Self::PLANNED
+        },
+        Self {
+            connectors: false,
+            ..Self::PLANNED
+        },
+        Self {
+            plane_rank: 1,
+            connectors: false,
+            ..Self::PLANNED
+        },
+        Self {
+            extra_cuts: 1,
+            connectors: false,
+            ..Self::PLANNED
+        },
+    ];
+
+    /// What differs from the planned split, in plain words (empty for [`Self::PLANNED`]).
+    pub fn describe(&self) -> String {
+        let mut what = Vec::new();
+        if self.plane_rank > 0 {
+            what.push("other cut planes");
+        }
+        if self.extra_cuts > 0 {
+            what.push("an extra cut per axis");
+        }
+        if !self.connectors {
+            what.push("no connector pins (glue the parts)");
+        }
+        what.join(", ")
+    }
 }
 
 /// Parts, pins and report of [`split_to_fit`].
@@ -97,72 +173,137 @@ const MAX_CELLS: u64 = 1000;
 /// Widest window (mm) a cut plane may be moved to avoid vertices.
 const NUDGE_MM: f64 = 0.5;
 
-fn validate(options: &SplitOptions) -> Result<(), PrintError> {
-    for b in options.build_volume_mm {
-        positive("build_volume_mm", b)?;
+impl SplitOptions {
+    /// Checks every length (positive, finite), that a pin fits its socket, and that the build
+    /// volume holds a connector; the error names the parameter.
+    pub fn validate(&self) -> Result<(), PrintError> {
+        for b in self.build_volume_mm {
+            positive("build_volume_mm", b)?;
+        }
+        let hole = positive("hole_diameter_mm", self.hole_diameter_mm)?;
+        let depth = positive("hole_depth_mm", self.hole_depth_mm)?;
+        let pin = positive("pin_diameter_mm", self.pin_diameter_mm)?;
+        let length = positive("pin_length_mm", self.pin_length_mm)?;
+        let wall = positive("wall_clearance_mm", self.wall_clearance_mm)?;
+        if pin >= hole {
+            return Err(PrintError::BadParameter {
+                name: "pin_diameter_mm",
+                value: pin,
+                why: "must be smaller than hole_diameter_mm",
+            });
+        }
+        let min_hole = positive("min_hole_diameter_mm", self.min_hole_diameter_mm)?;
+        if min_hole.min(hole) <= hole - pin {
+            return Err(PrintError::BadParameter {
+                name: "min_hole_diameter_mm",
+                value: min_hole,
+                why: "must leave a pin: above hole_diameter_mm − pin_diameter_mm",
+            });
+        }
+        if length >= 2.0 * depth {
+            return Err(PrintError::BadParameter {
+                name: "pin_length_mm",
+                value: length,
+                why: "must be shorter than two socket depths",
+            });
+        }
+        let smallest = self.build_volume_mm.iter().copied().fold(f64::INFINITY, f64::min);
+        if smallest < 2.0 * (depth + wall) + 2.0 * NUDGE_MM || smallest < hole + 2.0 * wall {
+            return Err(PrintError::BadParameter {
+                name: "build_volume_mm",
+                value: smallest,
+                why: "is smaller than a connector needs (two socket depths plus walls)",
+            });
+        }
+        Ok(())
     }
-    let hole = positive("hole_diameter_mm", options.hole_diameter_mm)?;
-    let depth = positive("hole_depth_mm", options.hole_depth_mm)?;
-    let pin = positive("pin_diameter_mm", options.pin_diameter_mm)?;
-    let length = positive("pin_length_mm", options.pin_length_mm)?;
-    let wall = positive("wall_clearance_mm", options.wall_clearance_mm)?;
-    if pin >= hole {
-        return Err(PrintError::BadParameter {
-            name: "pin_diameter_mm",
-            value: pin,
-            why: "must be smaller than hole_diameter_mm",
-        });
-    }
-    let min_hole = positive("min_hole_diameter_mm", options.min_hole_diameter_mm)?;
-    if min_hole.min(hole) <= hole - pin {
-        return Err(PrintError::BadParameter {
-            name: "min_hole_diameter_mm",
-            value: min_hole,
-            why: "must leave a pin: above hole_diameter_mm − pin_diameter_mm",
-        });
-    }
-    if length >= 2.0 * depth {
-        return Err(PrintError::BadParameter {
-            name: "pin_length_mm",
-            value: length,
-            why: "must be shorter than two socket depths",
-        });
-    }
-    let smallest = options.build_volume_mm.iter().copied().fold(f64::INFINITY, f64::min);
-    if smallest < 2.0 * (depth + wall) + 2.0 * NUDGE_MM || smallest < hole + 2.0 * wall {
-        return Err(PrintError::BadParameter {
-            name: "build_volume_mm",
-            value: smallest,
-            why: "is smaller than a connector needs (two socket depths plus walls)",
-        });
-    }
-    Ok(())
 }
 
 /// Splits a closed mesh (mm) into parts that each fit `options.build_volume_mm` without rotation.
 /// A mesh that already fits comes back whole, without connectors.
 pub fn split_to_fit(mesh: &Mesh, options: &SplitOptions) -> Result<SplitResult, PrintError> {
+    split_variant(mesh, options, SplitVariant::PLANNED)
+}
+
+/// A split and the attempts that failed before it.
+#[derive(Debug, Clone)]
+pub struct SplitWithAlternatives {
+    /// The first split that worked.
+    pub result: SplitResult,
+    /// Each variant tried before it, with why it failed.
+    pub failed: Vec<(SplitVariant, PrintError)>,
+}
+
+/// [`split_to_fit`], and when a cut fails (a part that stays open after the repair pass, a
+/// section that cannot be capped) the [`SplitVariant::ALTERNATIVES`] in order. Invalid input or
+/// parameters fail at once; when every variant fails, the planned one's error is returned.
+pub fn split_with_alternatives(mesh: &Mesh, options: &SplitOptions) -> Result<SplitWithAlternatives, PrintError> {
     check_solid(mesh, "split input")?;
-    validate(options)?;
+    options.validate()?;
+    let mut failed: Vec<(SplitVariant, PrintError)> = Vec::new();
+    let mut tried: Vec<([Vec<f64>; 3], bool)> = Vec::new();
+    for variant in std::iter::once(SplitVariant::PLANNED).chain(SplitVariant::ALTERNATIVES) {
+        // A variant whose planes coincide with one already tried would fail the same way.
+        let planes = (nominal_cuts(mesh, options, variant)?, variant.connectors);
+        if tried.contains(&planes) {
+            continue;
+        }
+        let cuts = planes.0.clone();
+        tried.push(planes);
+        match split_at(mesh, options, variant, cuts) {
+            Ok(result) => return Ok(SplitWithAlternatives { result, failed }),
+            Err(e @ (PrintError::Infeasible(_) | PrintError::NotClosed { .. } | PrintError::TooLarge { .. })) => {
+                tracing::warn!(?variant, error = %e, "split attempt failed");
+                failed.push((variant, e));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(failed
+        .into_iter()
+        .next()
+        .map(|(_, e)| e)
+        .unwrap_or_else(|| PrintError::Infeasible("no split was attempted".into())))
+}
+
+/// Nominal cut positions along each axis (mm) for `variant`, before the nudge off vertices.
+fn nominal_cuts(mesh: &Mesh, options: &SplitOptions, variant: SplitVariant) -> Result<[Vec<f64>; 3], PrintError> {
     let (lo, hi) = mesh.bounds().ok_or_else(|| PrintError::EmptyMesh {
         what: "split input".into(),
     })?;
-    // Nominal cut positions; each axis is nudged off the vertices of the pieces it cuts just
-    // before cutting (earlier cuts add vertices), and its sockets are planned then.
-    let mut cuts: [Vec<f64>; 3] = [0, 1, 2].map(|axis| {
+    Ok([0, 1, 2].map(|axis| {
         let (lo, hi) = (f64::from(lo[axis]), f64::from(hi[axis]));
         let box_mm = options.build_volume_mm[axis];
         if hi - lo <= box_mm {
             return Vec::new();
         }
-        let slabs = ((hi - lo) / (box_mm - 2.0 * NUDGE_MM)).ceil() as usize;
+        let slabs = ((hi - lo) / (box_mm - 2.0 * NUDGE_MM)).ceil() as usize + variant.extra_cuts;
         let width = (hi - lo) / slabs as f64;
         // Each plane may move by this much either way and every slab still fits.
         let slack = ((box_mm - 2.0 * NUDGE_MM) - width).max(0.0) / 2.0;
         (1..slabs)
-            .map(|k| least_section_offset(mesh, axis, lo + width * k as f64, slack))
+            .map(|k| ranked_section_offset(mesh, axis, lo + width * k as f64, slack, variant.plane_rank))
             .collect()
-    });
+    }))
+}
+
+/// Splits `mesh` the way `variant` says (see [`split_to_fit`]).
+pub fn split_variant(mesh: &Mesh, options: &SplitOptions, variant: SplitVariant) -> Result<SplitResult, PrintError> {
+    check_solid(mesh, "split input")?;
+    options.validate()?;
+    let cuts = nominal_cuts(mesh, options, variant)?;
+    split_at(mesh, options, variant, cuts)
+}
+
+/// Splits a checked `mesh` with checked `options` at the nominal `cuts` of `variant`: each axis
+/// is nudged off the vertices of the pieces it cuts just before cutting (earlier cuts add
+/// vertices), and its sockets are planned then.
+fn split_at(
+    mesh: &Mesh,
+    options: &SplitOptions,
+    variant: SplitVariant,
+    mut cuts: [Vec<f64>; 3],
+) -> Result<SplitResult, PrintError> {
     let cells = cuts.iter().fold(1u64, |n, c| n.saturating_mul(c.len() as u64 + 1));
     if cells > MAX_CELLS {
         return Err(PrintError::TooLarge {
@@ -190,7 +331,11 @@ pub fn split_to_fit(mesh: &Mesh, options: &SplitOptions) -> Result<SplitResult, 
         for &offset in &cuts[axis] {
             let plane = AxisPlane { axis, offset };
             cut_section_area_mm2.push(section_area_mm2(mesh, plane));
-            let (sockets, missed) = plan_sockets(mesh, plane, &cuts, radius, options)?;
+            let (sockets, missed) = if variant.connectors {
+                plan_sockets(mesh, plane, &cuts, radius, options)?
+            } else {
+                (Vec::new(), 0)
+            };
             regions_without_connector += missed;
             planes.push((plane, sockets));
         }
@@ -230,11 +375,22 @@ pub fn split_to_fit(mesh: &Mesh, options: &SplitOptions) -> Result<SplitResult, 
         }
     }
     let mut largest = [0.0f64; 3];
-    for part in pieces.iter_mut() {
+    let mut repaired_parts = 0;
+    for (n, part) in pieces.iter_mut().enumerate() {
         remove_slivers(part);
-        let check = check_mesh(part);
-        if !check.closed || check.non_manifold_edges > 0 || !check.oriented {
-            return Err(PrintError::Infeasible(format!("a split part is not closed: {check:?}")));
+        if !is_sound(part) {
+            let mut repaired = part.clone();
+            repair_topology(&mut repaired);
+            if !is_sound(&repaired) || repaired.is_empty() {
+                let check = check_mesh(part);
+                return Err(PrintError::NotClosed {
+                    what: format!("split part {n}"),
+                    boundary_edges: check.boundary_edges,
+                    non_manifold_edges: check.non_manifold_edges,
+                });
+            }
+            *part = repaired;
+            repaired_parts += 1;
         }
         if let Some((plo, phi)) = part.bounds() {
             for a in 0..3 {
@@ -251,6 +407,8 @@ pub fn split_to_fit(mesh: &Mesh, options: &SplitOptions) -> Result<SplitResult, 
         regions_without_connector,
         largest_part_extent_mm: largest,
         sockets_volume_mm3,
+        variant,
+        repaired_parts,
     };
     Ok(SplitResult {
         parts: pieces,
@@ -266,10 +424,11 @@ fn section_area_mm2(mesh: &Mesh, plane: AxisPlane) -> f64 {
     })
 }
 
-/// The offset within `nominal ± slack` (9 samples) where the section is smallest, so cut faces
-/// (and the connectors they need) stay small; ties go to the sample nearest `nominal`.
-fn least_section_offset(mesh: &Mesh, axis: usize, nominal: f64, slack: f64) -> f64 {
-    (0..9)
+/// The offset within `nominal ± slack` (9 samples) with the `rank`-th smallest section (0: the
+/// smallest, so cut faces and the connectors they need stay small; clamped to the distinct
+/// samples); ties go to the sample nearest `nominal`.
+fn ranked_section_offset(mesh: &Mesh, axis: usize, nominal: f64, slack: f64, rank: usize) -> f64 {
+    let mut samples: Vec<(f64, f64, f64)> = (0..9)
         .map(|j| nominal + slack * (j as f64 / 4.0 - 1.0))
         .map(|offset| {
             (
@@ -278,8 +437,18 @@ fn least_section_offset(mesh: &Mesh, axis: usize, nominal: f64, slack: f64) -> f
                 offset,
             )
         })
-        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)))
-        .map_or(nominal, |best| best.2)
+        .collect();
+    samples.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    samples.dedup_by(|a, b| a.2 == b.2);
+    samples
+        .get(rank.min(samples.len().saturating_sub(1)))
+        .map_or(nominal, |chosen| chosen.2)
+}
+
+/// Closed, manifold (edges and vertices) and consistently oriented: what a cut part must be.
+fn is_sound(part: &Mesh) -> bool {
+    let check = check_mesh(part);
+    check.closed && check.manifold && check.oriented
 }
 
 /// Cut vertices a few µm apart (where a cut plane crosses a fan of an earlier cap) leave

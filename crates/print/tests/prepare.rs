@@ -152,7 +152,11 @@ fn prepare_refuses_hostile_input() {
         channel_targets: vec![[100.0, 0.0, 0.0]],
         ..Default::default()
     };
-    assert!(prepare(&[sphere], &outside_channel).is_err());
+    // A channel target outside every part is left out with a fallback, not a failure.
+    let prepared = prepare(&[sphere], &outside_channel).expect("prepared without the channel");
+    assert!(prepared.report.channels.is_empty());
+    assert_eq!(prepared.report.fallbacks.len(), 1, "{:?}", prepared.report.fallbacks);
+    assert_eq!(prepared.report.fallbacks[0].step, medprint_print::PrintStep::Channel);
 }
 
 #[test]
