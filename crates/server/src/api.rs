@@ -804,7 +804,9 @@ async fn order_action(
             }
             let prescription: crate::api::Prescription = serde_json::from_str(&order.prescription).unwrap_or_default();
             let params = req.params.clone().unwrap_or_else(|| prescription.run_params());
-            params.to_options().map_err(|e| ApiError::BadRequest(e.user_message()))?;
+            params
+                .to_options()
+                .map_err(|e| ApiError::BadRequest(e.user_message()))?;
             let params_text = serde_json::to_string(&params).map_err(|e| ApiError::Internal(e.to_string()))?;
             let version = store.last_job_version(&id).await? + 1;
             details["version"] = json!(version);

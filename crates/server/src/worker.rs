@@ -208,9 +208,7 @@ async fn run_job(
         Err(e) => {
             // The full text (paths included) goes to the log only; the job records the plain reason.
             let retry = e.is_transient().then_some(config.retry_backoff_ms);
-            let row = store
-                .fail_job(&job.id, &config.id, &e.user_message(), retry)
-                .await;
+            let row = store.fail_job(&job.id, &config.id, &e.user_message(), retry).await;
             match row {
                 Ok(r) => tracing::warn!(job = %job.id, error = %e, state = %r.state, "job attempt failed"),
                 Err(medprint_store::StoreError::Conflict(_)) => {}
@@ -234,8 +232,7 @@ async fn attempt(
     job: &medprint_store::JobRow,
     scratch: &Path,
 ) -> Result<AttemptEnd, AttemptError> {
-    let params: RunParams =
-        serde_json::from_str(&job.params).map_err(|e| AttemptError::Params(e.to_string()))?;
+    let params: RunParams = serde_json::from_str(&job.params).map_err(|e| AttemptError::Params(e.to_string()))?;
     let mut options = params.to_options()?;
     // The review screen shows slices of the (de-identified) scan under the labels.
     options.write_scan = true;

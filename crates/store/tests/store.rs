@@ -238,10 +238,7 @@ async fn permanent_failure_is_not_retried(engine: Engine) {
     let (db, store) = scratch(engine, &dir).await;
     let (_org, order, job) = order_with_job(&store, 3).await;
     store.claim_job("w1", 60_000).await.unwrap().unwrap();
-    let failed = store
-        .fail_job(&job, "w1", "No bone was found.", None)
-        .await
-        .unwrap();
+    let failed = store.fail_job(&job, "w1", "No bone was found.", None).await.unwrap();
     assert_eq!((failed.state.as_str(), failed.attempts), ("failed", 1));
     assert_eq!(failed.error, "No bone was found.");
     assert!(store.claim_job("w2", 60_000).await.unwrap().is_none());
