@@ -2,7 +2,7 @@
 // delivery. The scan is a real CT (shared data) written as DICOM WITH the patient's identity;
 // the test proves that the identity never reaches the server (no request body, no stored file).
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync, existsSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
+import { readFileSync, readdirSync, existsSync, mkdtempSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve, dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -495,18 +495,23 @@ try {
     const uidless = writeSeries(join(data, "ct-abdomen-3mm", "ct.nii.gz"), join(seriesDir, "uidless"), 30, { uids: false, folders: 2 });
     const names = uidless.map((f) => f.split("/").pop());
     assert.ok(new Set(names).size < names.length, "equal names in two folders");
+    // A stray note among them is refused with a plain reason; it does not hold the order back.
+    const note = join(seriesDir, "uidless", "notes.txt");
+    writeFileSync(note, "scan of 2024-01-02, see the report");
     await surgeon.goto(`${server.base}/#/new`);
     await surgeon.waitForSelector('[data-testid="patient-id"]');
     await surgeon.fill('[data-testid="patient-id"]', "MRN-0077");
     await surgeon.waitForFunction(() => /^[0-9a-f]{16}…$/.test(document.querySelector('[data-testid="patient-key"]').textContent));
-    await surgeon.setInputFiles('[data-testid="file-input"]', uidless);
-    await surgeon.waitForFunction(() => window.__medprint.deid?.chosen === 30, null, { timeout: 60000 });
+    await surgeon.setInputFiles('[data-testid="file-input"]', [...uidless, note]);
+    await surgeon.waitForFunction(() => window.__medprint.deid?.chosen === 31, null, { timeout: 60000 });
     assert.equal(await surgeon.evaluate(() => window.__medprint.deid.files), 30, "no file taken for a duplicate");
     await surgeon.fill('[data-testid="anatomy"]', "pelvis");
     await surgeon.click('[data-testid="create-upload"]');
     await surgeon.waitForSelector('[data-testid="submit-order"]:not([disabled])', { timeout: 120000 });
     const count = await surgeon.textContent('.upload-box [data-testid="stored-count"]');
-    assert.match(count, /^30 of 30 files stored$/, count);
+    assert.match(count, /^30 of 31 files stored, 1 refused$/, count);
+    const refused = await surgeon.textContent('.upload-box [data-testid="refused-list"]');
+    assert.match(refused, /notes\.txt — not a DICOM file/, refused);
     // Hostile: the submission asks for a threshold above every voxel, so the run finds no bone.
     await surgeon.route("**/actions/submit", (route) => route.continue({ postData: JSON.stringify({ params: { threshold_hu: 4000, print_ready: false } }) }));
     await surgeon.click('[data-testid="submit-order"]');

@@ -280,6 +280,11 @@ export async function orderPage(ctx: Ctx) {
   // Live progress (server-sent events); state changes reload the order.
   let lastState = d.order.state;
   let lastVersion = d.order.current_version;
+  // A job that ends without changing the order's state (a failure that is seen only after the
+  // order went back to "uploaded") also reloads the page: it then offers the re-run.
+  const jobKey = (job: { id: string; state: string } | null | undefined) => (job && ["failed", "done", "cancelled"].includes(job.state) ? `${job.id}:${job.state}` : "");
+  const lastJobOf = d.jobs[d.jobs.length - 1];
+  let lastJob = jobKey(lastJobOf);
   const connect = () => {
     if (closed) return;
     events = new EventSource(`/api/orders/${encodeURIComponent(id)}/events`, { withCredentials: true });
@@ -287,9 +292,10 @@ export async function orderPage(ctx: Ctx) {
       const p = JSON.parse((ev as MessageEvent).data) as Progress;
       (window as any).__medprint.progress = p;
       showProgress(p);
-      if (p.state !== lastState || p.current_version !== lastVersion) {
+      if (p.state !== lastState || p.current_version !== lastVersion || jobKey(p.job) !== lastJob) {
         lastState = p.state;
         lastVersion = p.current_version;
+        lastJob = jobKey(p.job);
         d = await api.order(id);
         await render();
         showProgress(p);
