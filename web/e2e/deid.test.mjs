@@ -70,6 +70,25 @@ try {
     assert.notEqual(other.sopInstanceUid, results[0].sopInstanceUid);
   });
 
+  await test("files without UIDs stay distinct files: no UID is invented, none is shared", async () => {
+    const files = writeSeries(join(data, "ct-abdomen-3mm", "ct.nii.gz"), join(tmp, "uidless"), 6, { uids: false, folders: 2 });
+    const names = files.map((f) => f.split("/").pop());
+    assert.ok(new Set(names).size < names.length, "equal names in two folders");
+    const d = new Deidentifier("salt-u");
+    const results = [];
+    for (const f of files) results.push(await d.deidentify(f, ab(readFileSync(f))));
+    const { sha256Hex } = await vite.ssrLoadModule("/src/upload.ts");
+    const hashes = new Set(await Promise.all(results.map((r) => sha256Hex(r.bytes))));
+    assert.equal(hashes.size, files.length, "every file keeps its own content");
+    for (const r of results) {
+      assert.equal(r.sopInstanceUid, "", "no SOP Instance UID is invented");
+      assert.equal(r.seriesUid, "");
+      const after = read(r.bytes);
+      assert.equal(after.dict["00080018"], undefined);
+      assert.ok(!Buffer.from(r.bytes).toString("latin1").includes("DOE^JANE"));
+    }
+  });
+
   await test("a zip is expanded in the browser (every member de-identified on its own)", async () => {
     const { expandZips } = await vite.ssrLoadModule("/src/files.ts");
     const { zipSync } = await import("fflate");

@@ -2,7 +2,7 @@
 // delivery. The scan is a real CT (shared data) written as DICOM WITH the patient's identity;
 // the test proves that the identity never reaches the server (no request body, no stored file).
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync, existsSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
+import { readFileSync, readdirSync, existsSync, mkdtempSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve, dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -489,6 +489,57 @@ try {
     const text = await p.textContent("main");
     assert.ok(/MR|CT|modality|scan type|failed/i.test(text), "the mismatch is reported");
     await shots.take(p, "21-findings-mri-as-ct", { fullPage: true });
+  });
+  await step("a series without UIDs: every file stored; a failed run explains itself and is re-run", async () => {
+    // No Study/Series/SOP Instance UID in any file, equal names in two folders.
+    const uidless = writeSeries(join(data, "ct-abdomen-3mm", "ct.nii.gz"), join(seriesDir, "uidless"), 30, { uids: false, folders: 2 });
+    const names = uidless.map((f) => f.split("/").pop());
+    assert.ok(new Set(names).size < names.length, "equal names in two folders");
+    // A stray note among them is refused with a plain reason; it does not hold the order back.
+    const note = join(seriesDir, "uidless", "notes.txt");
+    writeFileSync(note, "scan of 2024-01-02, see the report");
+    await surgeon.goto(`${server.base}/#/new`);
+    await surgeon.waitForSelector('[data-testid="patient-id"]');
+    await surgeon.fill('[data-testid="patient-id"]', "MRN-0077");
+    await surgeon.waitForFunction(() => /^[0-9a-f]{16}…$/.test(document.querySelector('[data-testid="patient-key"]').textContent));
+    await surgeon.setInputFiles('[data-testid="file-input"]', [...uidless, note]);
+    await surgeon.waitForFunction(() => window.__medprint.deid?.chosen === 31, null, { timeout: 60000 });
+    assert.equal(await surgeon.evaluate(() => window.__medprint.deid.files), 30, "no file taken for a duplicate");
+    await surgeon.fill('[data-testid="anatomy"]', "pelvis");
+    await surgeon.click('[data-testid="create-upload"]');
+    await surgeon.waitForSelector('[data-testid="submit-order"]:not([disabled])', { timeout: 120000 });
+    const count = await surgeon.textContent('.upload-box [data-testid="stored-count"]');
+    assert.match(count, /^30 of 31 files stored, 1 refused$/, count);
+    const refused = await surgeon.textContent('.upload-box [data-testid="refused-list"]');
+    assert.match(refused, /notes\.txt — not a DICOM file/, refused);
+    // Hostile: the submission asks for a threshold above every voxel, so the run finds no bone.
+    await surgeon.route("**/actions/submit", (route) => route.continue({ postData: JSON.stringify({ params: { threshold_hu: 4000, print_ready: false } }) }));
+    await surgeon.click('[data-testid="submit-order"]');
+    await surgeon.waitForURL(/#\/orders\/[^/]+$/);
+    await surgeon.unroute("**/actions/submit");
+    const id = decodeURIComponent(surgeon.url().split("/orders/")[1]);
+    const files = await api.surgeon.get(`/api/orders/${id}/files`);
+    assert.equal(files.filter((f) => f.state === "stored").length, 30, "every file stored on the server");
+    await surgeon.waitForSelector('[data-testid="job-error"]:not([hidden])', { timeout: 120000 });
+    const shown = await surgeon.textContent('[data-testid="job-error"]');
+    assert.match(shown, /^(No bone was found|The scan could not be segmented)/, shown);
+    const page = await surgeon.textContent("main");
+    for (const leak of [server.dataDir, "job-", ".dcm", "Error", "{"]) assert.ok(!shown.includes(leak), `the failure shows ${leak}: ${shown}`);
+    assert.ok(!page.includes(server.dataDir), "no server path on the page");
+    // Re-run from the failed order's page with other parameters: threshold estimated, CT.
+    await surgeon.waitForSelector('details[data-testid="rerun"][open]');
+    await surgeon.fill('[data-testid="rerun-threshold"]', "");
+    await surgeon.selectOption('[data-testid="rerun-modality"]', "ct");
+    await surgeon.click('[data-action="rerun"]');
+    await surgeon.waitForSelector('.stepper li.current:has-text("Review")', { timeout: 180000 });
+    const d = await api.surgeon.get(`/api/orders/${id}`);
+    const params = JSON.parse(d.jobs[d.jobs.length - 1].params);
+    assert.equal(params.threshold_hu, null);
+    assert.equal(params.modality, "ct");
+    assert.equal(params.print_ready, false);
+    const report = await api.surgeon.get(`/api/orders/${id}/versions/${d.order.current_version}/files/report.json`);
+    assert.equal(report.input.dims[2], 30, "the 30 UID-less files load as one volume");
+    log(`  "${count}"; failure shown: "${shown.slice(0, 60)}…"; re-run reached review`);
   });
   await step("new order: a dropped folder of files", async () => {
     await surgeon.goto(`${server.base}/#/new`);

@@ -113,8 +113,11 @@ export interface Job {
   progress_permille: number;
   stage: string;
   eta_ms: number | null;
+  /** Plain-language reason of a failure (no server paths). */
   error: string | null;
   version: number;
+  /** The run's parameters, JSON text. */
+  params?: string;
 }
 
 export interface Version {

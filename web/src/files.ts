@@ -61,9 +61,9 @@ export function filesFromInput(input: HTMLInputElement): PickedFile[] {
 const SKIP = /(^|\/)(\.DS_Store|Thumbs\.db|desktop\.ini|__MACOSX\/.*)$/i;
 
 /** Expands zips into their members; drops obvious non-scan files. */
-export async function expandZips(files: PickedFile[]): Promise<{ files: PickedFile[]; skipped: string[] }> {
+export async function expandZips(files: PickedFile[]): Promise<{ files: PickedFile[]; skipped: Array<{ path: string; reason: string }> }> {
   const out: PickedFile[] = [];
-  const skipped: string[] = [];
+  const skipped: Array<{ path: string; reason: string }> = [];
   for (const f of files) {
     if (SKIP.test(f.path)) continue;
     if (/\.zip$/i.test(f.path)) {
@@ -75,7 +75,7 @@ export async function expandZips(files: PickedFile[]): Promise<{ files: PickedFi
           out.push({ path: `${f.path}!${name}`, size: copy.length, read: async () => copy.buffer });
         }
       } catch (e) {
-        skipped.push(`${f.path}: the zip could not be read`);
+        skipped.push({ path: f.path, reason: "the zip could not be read" });
       }
     } else out.push(f);
   }

@@ -8,7 +8,12 @@ export interface UploadItem {
   name: string;
   bytes: Uint8Array;
   sopInstanceUid: string;
+  /** SHA-256 of `bytes` (hex) when already known. */
+  sha256?: string;
 }
+
+/** What happened to one file: stored (sent now or already held) or refused with the reason. */
+export type FileOutcome = { state: "stored"; held: boolean } | { state: "refused"; reason: string };
 
 export interface UploadProgress {
   sent: number; // bytes acknowledged over all files
@@ -16,6 +21,7 @@ export interface UploadProgress {
   filesDone: number;
   filesTotal: number;
   skipped: number; // already held by the server
+  refused: number; // refused by the server (each reported through onFile)
   retries: number;
   current?: string;
 }
@@ -25,7 +31,19 @@ export interface UploadOptions {
   concurrency?: number;
   maxRetries?: number;
   onProgress?: (p: UploadProgress) => void;
+  /** Called once per file when the server has stored or refused it. */
+  onFile?: (item: UploadItem, outcome: FileOutcome) => void;
   signal?: AbortSignal;
+}
+
+/** The server refused this file's content (not DICOM, unreadable): the other files go on. */
+class RefusedError extends Error {}
+
+/** The reason the server gave, without the file name it starts with (the list names the file). */
+function refusal(name: string, message: string | undefined): RefusedError {
+  const text = (message ?? "").trim();
+  const reason = text.includes(": ") && text.startsWith(name) ? text.slice(text.indexOf(": ") + 2) : text;
+  return new RefusedError(reason || "the server could not read this file");
 }
 
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
@@ -50,9 +68,12 @@ async function headOffset(uploadId: string): Promise<number> {
   return Number(r.headers.get("upload-offset") ?? "0");
 }
 
-/** Uploads one file; returns "held" when the server already had it, else "stored". */
-async function uploadOne(orderId: string, item: UploadItem, opts: Required<Omit<UploadOptions, "onProgress" | "signal">> & UploadOptions, report: (delta: number, retried?: boolean) => void): Promise<"held" | "stored"> {
-  const sha256 = await sha256Hex(item.bytes);
+/**
+ * Uploads one file; returns "held" when the server already had it, else "stored"; throws a
+ * RefusedError when the server refuses the content.
+ */
+async function uploadOne(orderId: string, item: UploadItem, opts: Required<Omit<UploadOptions, "onProgress" | "onFile" | "signal">> & UploadOptions, report: (delta: number, retried?: boolean) => void): Promise<"held" | "stored"> {
+  const sha256 = item.sha256 ?? (await sha256Hex(item.bytes));
   const announce = await fetch(`/api/orders/${encodeURIComponent(orderId)}/files`, {
     method: "POST",
     credentials: "same-origin",
@@ -60,6 +81,7 @@ async function uploadOne(orderId: string, item: UploadItem, opts: Required<Omit<
     body: JSON.stringify({ name: item.name, size: item.bytes.length, sha256, kind: "dicom", sop_instance_uid: item.sopInstanceUid }),
   });
   const a = await json(announce);
+  if (announce.status === 422) throw refusal(item.name, a?.message);
   if (!announce.ok) throw new ApiError(announce.status, a?.error ?? "", `${item.name}: ${a?.message ?? announce.statusText}`);
   if (a.held) {
     report(item.bytes.length);
@@ -94,14 +116,16 @@ async function uploadOne(orderId: string, item: UploadItem, opts: Required<Omit<
       offset = newOffset;
       failures = 0;
       if (r.status === 200) {
-        if (body?.state === "rejected") throw new ApiError(422, "rejected", `${item.name}: rejected by the server`);
+        if (body?.state === "rejected") throw refusal(item.name, body?.upload?.error);
         return "stored";
       }
       continue;
     }
     if (r && r.status === 422) {
       const body = await json(r);
-      throw new ApiError(422, body?.error ?? "unprocessable", body?.message ?? `${item.name}: not accepted`);
+      // A hash mismatch (bytes damaged on the way) is sent again from offset 0 by the next run.
+      if (/do not match the announced SHA-256/.test(body?.message ?? "")) throw new ApiError(422, body?.error ?? "unprocessable", `${item.name}: ${body.message}`);
+      throw refusal(item.name, body?.message);
     }
     if (r && r.status !== 409 && r.status < 500 && r.status !== 408 && r.status !== 429) {
       const body = await json(r);
@@ -134,6 +158,7 @@ export async function uploadAll(orderId: string, items: UploadItem[], options: U
     filesDone: 0,
     filesTotal: items.length,
     skipped: 0,
+    refused: 0,
     retries: 0,
   };
   let next = 0;
@@ -150,11 +175,20 @@ export async function uploadAll(orderId: string, items: UploadItem[], options: U
           options.onProgress?.({ ...p });
         });
       } catch (e) {
+        if (e instanceof RefusedError) {
+          // Refused content: reported with its reason; the other files go on.
+          p.filesDone++;
+          p.refused++;
+          options.onFile?.(item, { state: "refused", reason: e.message });
+          options.onProgress?.({ ...p });
+          continue;
+        }
         stop.abort();
         throw e;
       }
       p.filesDone++;
       if (outcome === "held") p.skipped++;
+      options.onFile?.(item, { state: "stored", held: outcome === "held" });
       options.onProgress?.({ ...p });
     }
   };

@@ -42,8 +42,8 @@ const TASK_ACTIONS = new Set([
 
 /** States in which a role may have something to do (details are fetched for these only). */
 export const ROLE_STATES: Partial<Record<Role, string[]>> = {
-  surgeon: ["draft", "review", "shipped"],
-  radiologist: ["draft", "review"],
+  surgeon: ["draft", "uploaded", "review", "shipped"],
+  radiologist: ["draft", "uploaded", "review"],
   clinical_director: ["sign_off"],
   biomedical_engineer: ["print_preparation"],
   print_technician: ["print_preparation", "printing", "quality_control"],
@@ -60,6 +60,9 @@ export function tasksOf(d: OrderDetail): string[] {
   const qcPassed = d.gates.some((g) => g.gate === "quality_control" && (typeof g.data === "string" ? g.data.includes('"passed":true') : g.data?.passed));
   if (qcPassed) t = t.filter((a) => a !== "record_qc");
   else t = t.filter((a) => a !== "ship");
+  // A failed run waits for someone to re-run it with other parameters.
+  const last = d.jobs[d.jobs.length - 1];
+  if (d.order.state === "uploaded" && last?.state === "failed" && d.actions.includes("rerun")) t.push("rerun");
   return t;
 }
 

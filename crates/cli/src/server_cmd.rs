@@ -359,6 +359,13 @@ pub fn submit(args: SubmitArgs) -> ExitCode {
                 summary.held,
                 summary.rejected.len()
             );
+            // Every file is accounted for: stored (sent now or already held) or refused.
+            println!(
+                "{} of {} files stored, {} refused",
+                summary.sent + summary.held,
+                files.len(),
+                summary.rejected.len()
+            );
             for (file, why) in &summary.rejected {
                 eprintln!("refused {file}: {why}");
             }

@@ -19,6 +19,7 @@ fn allowed(role: &str) -> &'static [&'static str] {
             "submit",
             "approve_model",
             "request_changes",
+            "rerun",
             "confirm_delivery",
             "cancel_order",
         ],

@@ -804,7 +804,9 @@ async fn order_action(
             }
             let prescription: crate::api::Prescription = serde_json::from_str(&order.prescription).unwrap_or_default();
             let params = req.params.clone().unwrap_or_else(|| prescription.run_params());
-            params.to_options().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            params
+                .to_options()
+                .map_err(|e| ApiError::BadRequest(e.user_message()))?;
             let params_text = serde_json::to_string(&params).map_err(|e| ApiError::Internal(e.to_string()))?;
             let version = store.last_job_version(&id).await? + 1;
             details["version"] = json!(version);
@@ -1048,7 +1050,13 @@ async fn order_events(
                 }
                 let snapshot = match progress_snapshot(&store, &id).await {
                     Ok(s) => s.to_string(),
-                    Err(e) => json!({"error": e.to_string()}).to_string(),
+                    Err(e) => {
+                        // The event carries the plain message; an internal detail goes to the log.
+                        if let ApiError::Internal(detail) = &e {
+                            tracing::error!(%detail, order = %id, "progress snapshot failed");
+                        }
+                        json!({"error": e.to_string()}).to_string()
+                    }
                 };
                 if snapshot != last {
                     let event = Event::default().event("progress").data(snapshot.clone());

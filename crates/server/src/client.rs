@@ -215,7 +215,8 @@ impl Client {
 
     /// Uploads one file (kind `dicom` or `zip`), resuming from the server's offset after
     /// transport errors (up to 5 tries per chunk). Returns the final upload record, or `None`
-    /// when the order already held the file.
+    /// when the order already held the file (the same bytes: names and UIDs do not count).
+    /// Content the server refuses is a 422 [`ClientError::Http`] with its reason.
     pub async fn upload_file(&self, order_id: &str, path: &Path, kind: &str) -> Result<Option<Value>, ClientError> {
         let io = |source| ClientError::Io {
             path: path.display().to_string(),
@@ -263,6 +264,10 @@ impl Client {
                         return parse_response(response).await.map(Some);
                     }
                     offset = self.resume_offset(&upload_id).await?;
+                    if offset >= bytes.len() {
+                        // An identical copy sent at the same time finished this upload.
+                        return self.settled_upload(&upload_id).await.map(Some);
+                    }
                 }
                 Ok(response) => {
                     let v = parse_response(response).await?;
@@ -281,6 +286,24 @@ impl Client {
                     offset = self.resume_offset(&upload_id).await?;
                 }
             }
+        }
+    }
+
+    /// The record of a complete upload; a refused one is an error with the server's reason.
+    async fn settled_upload(&self, upload_id: &str) -> Result<Value, ClientError> {
+        let upload = self.get(&format!("/api/uploads/{upload_id}")).await?;
+        match upload["state"].as_str() {
+            Some("rejected") => Err(ClientError::Http {
+                status: 422,
+                code: "unprocessable".into(),
+                message: format!(
+                    "{}: {}",
+                    upload["name"].as_str().unwrap_or(""),
+                    upload["error"].as_str().unwrap_or("")
+                ),
+            }),
+            Some("receiving") => Err(ClientError::Transport(format!("upload {upload_id} is not complete"))),
+            _ => Ok(upload),
         }
     }
 

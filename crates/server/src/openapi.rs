@@ -131,7 +131,7 @@ pub const OPERATIONS: &[Operation] = &[
     op(
         "post",
         "/api/orders/{id}/files",
-        "Announces a DICOM file or zip to upload (skips content already held)",
+        "Announces a DICOM file or zip to upload (skips content already held, by SHA-256 only; 422 with the reason for content refused before)",
         Some((JSON, "Announce")),
         201,
         true,

@@ -1,7 +1,11 @@
 //! Resumable uploads of DICOM files and zips, with de-identification before storage.
 //!
 //! 1. `POST /api/orders/{id}/files` announces a file (name, size, SHA-256, kind, SOP Instance
-//!    UID). A file whose content the order already holds is not sent again (`held: true`).
+//!    UID). A file whose content the order already holds is not sent again (`held: true`);
+//!    content refused before is refused again with its reason (422). The SHA-256 of the bytes
+//!    is a file's only identity: the SOP Instance UID is recorded, never used to skip a file,
+//!    so files without UIDs, files sharing a UID with other content and files of equal names
+//!    (from different folders) are all stored.
 //! 2. `PATCH /api/uploads/{upload}` with `Upload-Offset: N` and
 //!    `Content-Type: application/offset+octet-stream` appends one chunk; `HEAD` returns the
 //!    offset to resume from after a broken connection or a server restart.
@@ -136,6 +140,9 @@ pub(crate) async fn announce(
             size: req.size,
         })
         .await?;
+    if held && row.state == "rejected" {
+        return Err(ApiError::Unprocessable(format!("{}: {}", row.name, row.error)));
+    }
     let status = if held { StatusCode::OK } else { StatusCode::CREATED };
     Ok((
         status,

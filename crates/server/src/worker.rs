@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use medprint_pipeline::{convert_path, Progress, RunParams, Stage};
+use medprint_pipeline::{convert_path, PipelineError, Progress, RunParams, Stage};
 use medprint_store::{ClaimedJob, JobUpdate, LeaseStatus, Store};
 use serde_json::{json, Value};
 use tokio::sync::watch;
@@ -133,17 +133,52 @@ pub async fn run_worker(
     tracing::info!(worker = %config.id, "worker stopped");
 }
 
-/// Why a job attempt failed (recorded on the job).
+/// Why a job attempt failed. `Display` is the full text for the log (it may name server
+/// paths); [`AttemptError::user_message`] is what the job records and users see.
 #[derive(Debug, thiserror::Error)]
 enum AttemptError {
-    #[error("{0}")]
-    Pipeline(String),
+    #[error("job parameters: {0}")]
+    Params(String),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error("pipeline crashed: {0}")]
+    Crashed(String),
     #[error("storage: {0}")]
     Storage(String),
     #[error("database: {0}")]
     Store(#[from] medprint_store::StoreError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+impl AttemptError {
+    /// Whether another attempt may succeed (storage, database, a crash); a pipeline failure on
+    /// the same scan and parameters fails the same way again, except a write error (disk full).
+    fn is_transient(&self) -> bool {
+        match self {
+            AttemptError::Pipeline(e) => matches!(e, PipelineError::Output { .. }),
+            AttemptError::Params(_) => false,
+            AttemptError::Crashed(_) | AttemptError::Storage(_) | AttemptError::Store(_) | AttemptError::Io(_) => true,
+        }
+    }
+
+    /// The reason in plain language, with what to do: no server path, no debug text.
+    fn user_message(&self) -> String {
+        match self {
+            AttemptError::Pipeline(e) => e.user_message(),
+            AttemptError::Params(_) => "The run's parameters could not be read. \
+                Re-run the order with new parameters."
+                .into(),
+            AttemptError::Crashed(_) => "The processing stopped unexpectedly. \
+                Re-run the order; if it fails again, ask your administrator (the details are in the server log)."
+                .into(),
+            AttemptError::Storage(_) | AttemptError::Store(_) | AttemptError::Io(_) => {
+                "The server could not read or store the order's files. \
+                 Re-run the order; if it fails again, ask your administrator (the details are in the server log)."
+                    .into()
+            }
+        }
+    }
 }
 
 /// Runs one claimed job to its end (done, retry, failed, cancelled or lease lost).
@@ -171,9 +206,9 @@ async fn run_job(
         }
         Ok(AttemptEnd::LeaseLost) => tracing::warn!(job = %job.id, "lease lost; outputs of this attempt discarded"),
         Err(e) => {
-            let row = store
-                .fail_job(&job.id, &config.id, &e.to_string(), config.retry_backoff_ms)
-                .await;
+            // The full text (paths included) goes to the log only; the job records the plain reason.
+            let retry = e.is_transient().then_some(config.retry_backoff_ms);
+            let row = store.fail_job(&job.id, &config.id, &e.user_message(), retry).await;
             match row {
                 Ok(r) => tracing::warn!(job = %job.id, error = %e, state = %r.state, "job attempt failed"),
                 Err(medprint_store::StoreError::Conflict(_)) => {}
@@ -197,9 +232,8 @@ async fn attempt(
     job: &medprint_store::JobRow,
     scratch: &Path,
 ) -> Result<AttemptEnd, AttemptError> {
-    let params: RunParams =
-        serde_json::from_str(&job.params).map_err(|e| AttemptError::Pipeline(format!("job parameters: {e}")))?;
-    let mut options = params.to_options().map_err(|e| AttemptError::Pipeline(e.to_string()))?;
+    let params: RunParams = serde_json::from_str(&job.params).map_err(|e| AttemptError::Params(e.to_string()))?;
+    let mut options = params.to_options()?;
     // The review screen shows slices of the (de-identified) scan under the labels.
     options.write_scan = true;
     let input_dir = scratch.join("input");
@@ -229,7 +263,7 @@ async fn attempt(
     let beat = Duration::from_millis((config.lease_ms / 3).clamp(50, 500) as u64);
     let report = loop {
         tokio::select! {
-            result = &mut pipeline => break result.map_err(|e| AttemptError::Pipeline(format!("pipeline crashed: {e}")))?,
+            result = &mut pipeline => break result.map_err(|e| AttemptError::Crashed(e.to_string()))?,
             _ = tokio::time::sleep(beat) => {
                 match store.heartbeat(&job.id, &config.id, config.lease_ms, &progress.snapshot()).await? {
                     LeaseStatus::Held => {}
@@ -240,7 +274,7 @@ async fn attempt(
             }
         }
     };
-    let report = report.map_err(|e| AttemptError::Pipeline(e.to_string()))?;
+    let report = report?;
     match store
         .heartbeat(
             &job.id,

@@ -73,7 +73,8 @@ impl Role {
             ApproveModel => self == Surgeon,
             VerifySegmentation => self == Radiologist,
             RequestChanges => matches!(self, Surgeon | Radiologist | BiomedicalEngineer),
-            Rerun => matches!(self, Radiologist | BiomedicalEngineer),
+            // The surgeon who ordered re-runs a failed order with other parameters.
+            Rerun => matches!(self, Surgeon | Radiologist | BiomedicalEngineer),
             CancelJob => matches!(self, Surgeon | Radiologist | BiomedicalEngineer),
             SignOff | Decline => self == ClinicalDirector,
             ApprovePrintPlan => self == BiomedicalEngineer,

@@ -269,9 +269,16 @@ impl Store {
                 .await?
                 .try_get("org_id")?;
             if job.attempts > job.max_attempts {
+                // Shown to users: plain words (the previous error is already plain).
                 let error = format!(
-                    "{} attempts did not finish (workers lost); last error: {}",
-                    job.max_attempts, job.error
+                    "Processing did not finish in {} attempts (the server restarted or a worker was lost). \
+                     Re-run the order; if it fails again, ask your administrator.{}",
+                    job.max_attempts,
+                    if job.error.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" Last problem: {}", job.error)
+                    }
                 );
                 sqlx::query(
                     "UPDATE jobs SET state = 'failed', lease_owner = '', error = $1, finished_ms = $2 WHERE id = $3",
@@ -399,14 +406,17 @@ impl Store {
         Ok(true)
     }
 
-    /// Records a failed attempt: the job is queued again after `backoff_ms × 2^(attempts−1)`
-    /// while attempts are left, else failed for good (the order goes back to `uploaded`).
+    /// Records a failed attempt. With `retry_backoff_ms` (a transient failure: storage, a lost
+    /// connection) the job is queued again after `backoff × 2^(attempts−1)` ms while attempts
+    /// are left; without it (the same input would fail the same way) or when none are left it
+    /// fails for good and the order goes back to `uploaded`, where it can be re-run.
+    /// `error` is shown to users: plain language, no server paths.
     pub async fn fail_job(
         &self,
         job_id: &str,
         worker: &str,
         error: &str,
-        backoff_ms: i64,
+        retry_backoff_ms: Option<i64>,
     ) -> Result<JobRow, StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
@@ -419,8 +429,10 @@ impl Store {
         .await?
         .ok_or_else(|| StoreError::Conflict(format!("job {job_id} is no longer leased by {worker}")))?;
         let job = job_from_row(&row)?;
-        let retry = job.attempts < job.max_attempts;
-        let delay = backoff_ms.saturating_mul(1 << (job.attempts - 1).clamp(0, 16));
+        let retry = retry_backoff_ms.is_some() && job.attempts < job.max_attempts;
+        let delay = retry_backoff_ms
+            .unwrap_or(0)
+            .saturating_mul(1 << (job.attempts - 1).clamp(0, 16));
         sqlx::query(
             "UPDATE jobs SET state = $1, lease_owner = '', error = $2, run_after_ms = $3, finished_ms = $4 WHERE id = $5",
         )

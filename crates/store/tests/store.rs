@@ -111,7 +111,7 @@ async fn queue_lifecycle(engine: Engine) {
     );
 
     // A failure queues it again with backoff; it is not claimable until the backoff passed.
-    let failed = store.fail_job(&job, "w1", "decoder crashed", 200).await.unwrap();
+    let failed = store.fail_job(&job, "w1", "decoder crashed", Some(200)).await.unwrap();
     assert_eq!(failed.state, "queued");
     assert!(failed.run_after_ms >= now_ms() + 100);
     assert!(store.claim_job("w2", 60_000).await.unwrap().is_none());
@@ -233,6 +233,20 @@ async fn attempts_run_out_and_cancel(engine: Engine) {
     db.drop_now().await.unwrap();
 }
 
+async fn permanent_failure_is_not_retried(engine: Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, store) = scratch(engine, &dir).await;
+    let (_org, order, job) = order_with_job(&store, 3).await;
+    store.claim_job("w1", 60_000).await.unwrap().unwrap();
+    let failed = store.fail_job(&job, "w1", "No bone was found.", None).await.unwrap();
+    assert_eq!((failed.state.as_str(), failed.attempts), ("failed", 1));
+    assert_eq!(failed.error, "No bone was found.");
+    assert!(store.claim_job("w2", 60_000).await.unwrap().is_none());
+    assert_eq!(store.order(&order).await.unwrap().state, "uploaded");
+    store.close().await;
+    db.drop_now().await.unwrap();
+}
+
 async fn uploads_and_dedup(engine: Engine) {
     let dir = tempfile::tempdir().unwrap();
     let (db, store) = scratch(engine, &dir).await;
@@ -250,6 +264,23 @@ async fn uploads_and_dedup(engine: Engine) {
     let (again, held) = store.announce_file(&f).await.unwrap();
     assert!(held);
     assert_eq!(again.id, row.id);
+    // Only the content identifies a file: the same name and SOP Instance UID with other bytes,
+    // and files without any UID, are all new files.
+    let mut ids = vec![row.id.clone()];
+    for (sop, hash) in [("1.2.3", "cd"), ("", "ef"), ("", "01")] {
+        let other = NewFile {
+            sop_uid: sop.into(),
+            original_sha256: hash.repeat(32),
+            ..f.clone()
+        };
+        let (r, held) = store.announce_file(&other).await.unwrap();
+        assert!(!held, "{sop:?} {hash}");
+        ids.push(r.id);
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4);
+    assert_eq!(store.files_of_order(&order).await.unwrap().len(), 4);
     store.advance_file(&row.id, 0, 60).await.unwrap();
     assert!(
         store.advance_file(&row.id, 0, 60).await.is_err(),
@@ -347,6 +378,7 @@ macro_rules! on_both_engines {
 on_both_engines!(
     queue_lifecycle,
     attempts_run_out_and_cancel,
+    permanent_failure_is_not_retried,
     uploads_and_dedup,
     tampering_is_detected,
     concurrent_claims_take_each_job_once

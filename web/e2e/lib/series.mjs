@@ -35,8 +35,11 @@ export function readNifti(path) {
 
 /**
  * Writes `slices` DICOM files of the volume at `niftiPath` into `outDir` and returns their paths.
+ * `uids: false` leaves out every UID but the SOP class (Study, Series, SOP Instance, Frame of
+ * Reference, and the file meta's instance UID), as some real exports do; `folders: 2` writes
+ * slice k into `a/` or `b/` (k even/odd) as `IM<k/2>`, so every name occurs in both folders.
  */
-export function writeSeries(niftiPath, outDir, slices = 30) {
+export function writeSeries(niftiPath, outDir, slices = 30, { uids = true, folders = 1 } = {}) {
   const { header, image } = readNifti(niftiPath);
   const [, nx, ny, nzAll] = header.dims;
   const nz = Math.min(slices, nzAll);
@@ -71,10 +74,7 @@ export function writeSeries(niftiPath, outDir, slices = 30) {
     const sop = `${root}.4.${stamp}.${k + 1}`;
     const natural = {
       SOPClassUID: "1.2.840.10008.5.1.4.1.1.2",
-      SOPInstanceUID: sop,
-      StudyInstanceUID: study,
-      SeriesInstanceUID: series,
-      FrameOfReferenceUID: frame,
+      ...(uids ? { SOPInstanceUID: sop, StudyInstanceUID: study, SeriesInstanceUID: series, FrameOfReferenceUID: frame } : {}),
       Modality: "CT",
       Manufacturer: "medprint test writer",
       ...{ PatientName: IDENTITY.PatientName, PatientID: IDENTITY.PatientID, PatientBirthDate: IDENTITY.PatientBirthDate },
@@ -125,7 +125,7 @@ export function writeSeries(niftiPath, outDir, slices = 30) {
     const meta = DicomMetaDictionary.denaturalizeDataset({
       FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
       MediaStorageSOPClassUID: natural.SOPClassUID,
-      MediaStorageSOPInstanceUID: sop,
+      ...(uids ? { MediaStorageSOPInstanceUID: sop } : {}),
       TransferSyntaxUID: "1.2.840.10008.1.2.1",
       ImplementationClassUID: "2.25.1234567890123456789",
       ImplementationVersionName: "MEDPRINT_TEST",
@@ -134,7 +134,9 @@ export function writeSeries(niftiPath, outDir, slices = 30) {
     const out = new DicomDict(meta);
     out.dict = dict;
     const bytes = Buffer.from(out.write());
-    const p = join(outDir, `IM${String(k + 1).padStart(4, "0")}.dcm`);
+    const folder = folders > 1 ? join(outDir, String.fromCharCode(97 + (k % folders))) : outDir;
+    mkdirSync(folder, { recursive: true });
+    const p = join(folder, `IM${String(folders > 1 ? Math.floor(k / folders) + 1 : k + 1).padStart(4, "0")}.dcm`);
     writeFileSync(p, bytes);
     paths.push(p);
   }

@@ -1,7 +1,7 @@
 import { api, materials, quote, materialName, type Prescription, type Order } from "../api";
 import { h, replace, field, card, toast, errorText, fmtEur } from "../ui";
 import { loadOrgSecret, saveOrgSecret, newSecret, normaliseIdentity, patientKey } from "../patientkey";
-import { scanPanel, uploadBox } from "../scanpanel";
+import { scanPanel, uploadBox, tally } from "../scanpanel";
 import type { Ctx } from "../main";
 
 export const ANATOMY_SUGGESTIONS = ["pelvis", "hip", "femur", "tibia", "knee", "spine", "vertebra", "rib", "skull", "mandible", "humerus", "scapula", "hand", "foot"];
@@ -128,10 +128,19 @@ export async function newOrderPage(ctx: Ctx) {
   const sendHint = h("p", { class: "muted small" });
   function refresh() {
     const n = scans.results().length;
+    const t = tally(scans.chosen());
+    // Submitting waits until every chosen file is stored or refused with its reason.
+    uploaded = uploaded && t.pending === 0 && t.stored > 0;
     const ready = !!key && n > 0;
     sendBtn.disabled = !ready || uploaded;
     sendBtn.textContent = order ? "Upload (resume)" : "Create order and upload";
-    sendHint.textContent = !key ? "Enter the patient identity and organisation key." : !n ? "Choose the scan." : uploaded ? "Uploaded." : `${n} files will be sent.`;
+    sendHint.textContent = !key
+      ? "Enter the patient identity and organisation key."
+      : !n
+        ? "Choose the scan."
+        : uploaded
+          ? `Uploaded: ${t.stored} of ${t.total} files stored${t.refused ? `, ${t.refused} refused` : ""}.`
+          : `${n} file${n === 1 ? "" : "s"} will be sent.`;
     submitBtn.disabled = !uploaded;
   }
   const prescription = (): Prescription => ({
@@ -151,7 +160,7 @@ export async function newOrderPage(ctx: Ctx) {
     sendBtn.disabled = true;
     try {
       if (!order) order = await api.createOrder(prescription(), key);
-      uploaded = await upload.run(order.id, scans.results());
+      uploaded = await upload.run(order.id, scans);
       if (uploaded) toast("Scan uploaded.", "ok");
     } catch (e) {
       toast(errorText(e), "error", 8000);

@@ -1,9 +1,9 @@
-import { api, fileUrl, STATES, STATE_LABEL, ROLE_LABEL, type OrderDetail, type Progress, type Version } from "../api";
-import { h, replace, card, fmtDate, fmtDuration, shortId, progressBar, setProgress, actionButton, toast, parseJson, badge } from "../ui";
+import { api, fileUrl, STATES, STATE_LABEL, ROLE_LABEL, type Job, type OrderDetail, type Progress, type Version } from "../api";
+import { h, replace, card, field, fmtDate, fmtDuration, shortId, progressBar, setProgress, actionButton, toast, parseJson, badge } from "../ui";
 import { ACTION_LABEL, GATE_LABEL, describeOrder } from "../workflow";
 import { stateBadge } from "./dashboard";
 import { findingsView, loadReport } from "../findings";
-import { scanPanel, uploadBox } from "../scanpanel";
+import { scanPanel, uploadBox, tally } from "../scanpanel";
 import type { Ctx } from "../main";
 
 /** The workflow as a row of steps with the current one marked. */
@@ -126,7 +126,8 @@ export async function orderPage(ctx: Ctx) {
   const progressHost = h("div");
   const bar = progressBar(0, "");
   const stage = h("p", { class: "stage", "data-testid": "stage" });
-  const progressCard = card("Processing", bar, stage);
+  const failure = h("p", { class: "error-text", "data-testid": "job-error", hidden: true });
+  const progressCard = card("Processing", bar, stage, failure);
 
   const showProgress = (p: Progress) => {
     const job = p.job;
@@ -143,11 +144,14 @@ export async function orderPage(ctx: Ctx) {
       job.state === "queued"
         ? "Waiting for a worker…"
         : job.state === "failed"
-          ? `Processing failed: ${job.error ?? "unknown error"}`
+          ? "Processing failed."
           : job.state === "cancelled"
             ? "Processing was cancelled."
             : `${job.stage || "working"}${eta}`;
     stage.classList.toggle("error-text", job.state === "failed");
+    // The server records the reason in plain words (what to do next); paths stay in its log.
+    failure.hidden = job.state !== "failed";
+    failure.textContent = job.state === "failed" ? job.error || "The processing failed; re-run the order." : "";
   };
 
   const render = async () => {
@@ -164,7 +168,7 @@ export async function orderPage(ctx: Ctx) {
     if (me.permissions.includes("view_audit")) links.push(h("a", { class: "button", href: `#/orders/${o.id}/audit` }, "Audit trail"));
 
     // Generic actions (those with their own screen are linked above).
-    const special = new Set(["approve_model", "verify_segmentation", "request_changes", "sign_off", "decline", "record_qc", "start_printing", "finish_printing", "ship"]);
+    const special = new Set(["approve_model", "verify_segmentation", "request_changes", "rerun", "sign_off", "decline", "record_qc", "start_printing", "finish_printing", "ship"]);
     const comment = h("textarea", { rows: 2, placeholder: "Comment (optional)", "data-testid": "action-comment" });
     const generic = d.actions.filter((a) => !special.has(a) && !(a === "submit" && o.state === "draft"));
     const onlyCancel = generic.length === 1 && generic[0] === "cancel_order";
@@ -202,21 +206,29 @@ export async function orderPage(ctx: Ctx) {
 
     let draftCard: HTMLElement | null = null;
     if (o.state === "draft" && d.actions.includes("submit")) {
-      const scans = scanPanel({ salt: () => o.patient_key, onChange: () => (sendBtn.disabled = !scans.results().length) });
+      // Submitting waits until every chosen file is stored or refused with its reason.
+      const canSubmit = () => d.files.stored > 0 && !d.files.receiving && tally(scans.chosen()).pending === 0;
+      const scans = scanPanel({
+        salt: () => o.patient_key,
+        onChange: () => {
+          sendBtn.disabled = !scans.results().length;
+          submit.disabled = !canSubmit();
+        },
+      });
       const upload = uploadBox();
       const sendBtn = h("button", { type: "button", class: "primary", disabled: true }, "Upload");
       sendBtn.addEventListener("click", async () => {
         sendBtn.disabled = true;
-        if (await upload.run(o.id, scans.results())) {
-          d = await api.order(id);
-          await render();
-        } else sendBtn.disabled = false;
+        const done = await upload.run(o.id, scans);
+        d = await api.order(id);
+        sendBtn.disabled = done;
+        submit.disabled = !canSubmit();
       });
       const submit = actionButton("Submit for processing", async () => {
         await api.action(o.id, "submit", {});
         d = await api.order(id);
         await render();
-      }, { class: "primary", disabled: d.files.stored === 0, "data-testid": "submit-order" });
+      }, { class: "primary", disabled: !canSubmit(), "data-testid": "submit-order" });
       draftCard = card(
         "Scan",
         h("p", null, `${d.files.stored} file(s) stored on the server${d.files.receiving ? `, ${d.files.receiving} incomplete (choose the same files again to resume)` : ""}${d.files.rejected ? `, ${d.files.rejected} rejected` : ""}.`),
@@ -228,6 +240,10 @@ export async function orderPage(ctx: Ctx) {
     }
 
     const job = d.jobs[d.jobs.length - 1];
+    const rerunCard = d.actions.includes("rerun") ? rerunForm(o.id, job, async () => {
+      d = await api.order(id);
+      await render();
+    }) : null;
     const serverFiles = h("div", { "data-testid": "server-files" }, h("p", { class: "muted" }, "…"));
     replace(
       main,
@@ -240,6 +256,7 @@ export async function orderPage(ctx: Ctx) {
       h("p", { class: "muted" }, `${describeOrder(o)} · created ${fmtDate(o.created_ms)}${o.prescription?.deadline ? ` · needed by ${o.prescription.deadline}` : ""}`),
       stepper(o.state),
       progressHost,
+      rerunCard,
       draftCard,
       onlyCancel ? null : actionsCard,
       h(
@@ -263,6 +280,11 @@ export async function orderPage(ctx: Ctx) {
   // Live progress (server-sent events); state changes reload the order.
   let lastState = d.order.state;
   let lastVersion = d.order.current_version;
+  // A job that ends without changing the order's state (a failure that is seen only after the
+  // order went back to "uploaded") also reloads the page: it then offers the re-run.
+  const jobKey = (job: { id: string; state: string } | null | undefined) => (job && ["failed", "done", "cancelled"].includes(job.state) ? `${job.id}:${job.state}` : "");
+  const lastJobOf = d.jobs[d.jobs.length - 1];
+  let lastJob = jobKey(lastJobOf);
   const connect = () => {
     if (closed) return;
     events = new EventSource(`/api/orders/${encodeURIComponent(id)}/events`, { withCredentials: true });
@@ -270,9 +292,10 @@ export async function orderPage(ctx: Ctx) {
       const p = JSON.parse((ev as MessageEvent).data) as Progress;
       (window as any).__medprint.progress = p;
       showProgress(p);
-      if (p.state !== lastState || p.current_version !== lastVersion) {
+      if (p.state !== lastState || p.current_version !== lastVersion || jobKey(p.job) !== lastJob) {
         lastState = p.state;
         lastVersion = p.current_version;
+        lastJob = jobKey(p.job);
         d = await api.order(id);
         await render();
         showProgress(p);
@@ -287,6 +310,50 @@ export async function orderPage(ctx: Ctx) {
     closed = true;
     events?.close();
   };
+}
+
+/**
+ * Re-running with other parameters (modality, bone, threshold, print preparation); open and
+ * first on the page after a failed run, which the parameters can often cure.
+ */
+function rerunForm(orderId: string, job: Job | undefined, after: () => Promise<void>): HTMLElement {
+  const previous: Record<string, unknown> = parseJson(job?.params ?? "") ?? {};
+  const failed = job?.state === "failed";
+  const select = (label: string, testid: string, options: Array<[string, string]>, value: unknown) => {
+    const el = h("select", { "aria-label": label, "data-testid": testid }, options.map(([v, text]) => h("option", { value: v }, text)));
+    el.value = value === null || value === undefined ? "" : String(value);
+    return el;
+  };
+  const modality = select("Scan type", "rerun-modality", [["", "As the scan says"], ["ct", "CT"], ["mr", "MRI"]], previous.modality);
+  const bone = select("Bone", "rerun-bone", [["hard", "Hard bone"], ["soft", "Soft / low-density bone"]], previous.bone ?? "hard");
+  const threshold = h("input", { type: "number", step: "10", min: "-1024", max: "4000", class: "narrow", placeholder: "estimated", "aria-label": "Threshold (HU)", "data-testid": "rerun-threshold" });
+  if (typeof previous.threshold_hu === "number") threshold.value = String(previous.threshold_hu);
+  const printReady = h("input", { type: "checkbox", checked: previous.print_ready !== false, "data-testid": "rerun-print-ready" });
+  const comment = h("textarea", { rows: 2, placeholder: "Why (optional)" });
+  return h(
+    "details",
+    { class: `card rerun ${failed ? "failed" : ""}`, open: failed, "data-testid": "rerun" },
+    h("summary", null, failed ? "Run it again with other parameters" : "Re-run processing with other parameters"),
+    h("div", { class: "grid2" },
+      field("Scan type", modality, "MRI when an MRI was ordered as CT"),
+      field("Bone", bone),
+      field("Bone threshold (HU)", threshold, "empty: estimated from the scan"),
+      h("label", { class: "check" }, printReady, " Prepare for printing (pieces, dowels, tag)"),
+    ),
+    comment,
+    h("div", { class: "row" },
+      actionButton("Re-run processing", async () => {
+        const params: Record<string, unknown> = { ...previous };
+        params.modality = modality.value || null;
+        params.bone = bone.value;
+        params.threshold_hu = threshold.value.trim() === "" ? null : Number(threshold.value);
+        params.print_ready = printReady.checked;
+        await api.action(orderId, "rerun", { comment: comment.value.trim(), params });
+        toast("Processing starts again with the new parameters.", "ok");
+        await after();
+      }, { class: "primary", "data-action": "rerun" }),
+    ),
+  );
 }
 
 function printPlanSummary(report: any): HTMLElement | null {
