@@ -361,11 +361,11 @@ fn input_message(e: &InputError) -> String {
             orientations. Upload one series with images of one size (a scout or localiser image may be \
             mixed in: leave it out)."
             .into(),
-        InputError::Series(SeriesError::MissingPositions { .. } | SeriesError::BadOrientation { .. }) => {
-            "The images of the series lack the position or orientation needed to stack them into a 3D scan. \
+        InputError::Series(
+            SeriesError::MissingPositions { .. } | SeriesError::BadOrientation { .. } | SeriesError::BadGeometry { .. },
+        ) => "The images of the series lack the position or orientation needed to stack them into a 3D scan. \
              Export the series again from the scanner or the image archive (PACS)."
-                .into()
-        }
+            .into(),
         InputError::NothingLoadable { count, .. } => {
             format!("No file of the upload holds a usable image ({count} file(s) skipped). {UPLOAD_AGAIN}")
         }

@@ -73,8 +73,6 @@ fn abdomen_masks_agree_across_resolutions() {
 }
 
 #[test]
-#[ignore = "the segmentation of 2026-12-03 puts 82.4 % of the CT angiogram's aorta in bone (target < 2 %) \
-            and covers 83.8 % of T12 (target 95 %); run with --ignored once contrast is kept out of bone"]
 fn angiogram_contrast_is_not_bone_and_t12_is() {
     let report = run_suite(&[CHEST_CTA], vec![Grid::Native]);
     let checks = row(&report, CHEST_CTA, "native")

@@ -444,8 +444,8 @@ fn dense_objects(metal: &[usize], dims: [usize; 3], proximity: impl Fn([f64; 3])
         let ijk = [(idx % nx) as f64, ((idx / nx) % ny) as f64, (idx / (nx * ny)) as f64];
         let e = sums.entry(r).or_insert((0, [0.0; 3], f64::INFINITY));
         e.0 += 1;
-        for a in 0..3 {
-            e.1[a] += ijk[a];
+        for (sum, c) in e.1.iter_mut().zip(ijk) {
+            *sum += c;
         }
         e.2 = e.2.min(proximity(ijk));
     }
