@@ -218,6 +218,13 @@ async fn uidless_series_is_stored_whole_and_failures_are_plain() {
     assert_eq!(report["input"]["series"].as_array().unwrap().len(), 1);
     assert_eq!(report["input"]["series"][0]["files"], slices);
     assert!(report["segmentation"]["bone_voxels"].as_u64().unwrap() > 1000);
+    // The downloadable report names the upload, never the worker's scratch folder.
+    let text = report.to_string();
+    assert!(
+        !text.contains(&data_dir) && !text.contains("job-"),
+        "report.json shows a server path: {text}"
+    );
+    assert_eq!(report["input"]["path"], "upload");
     drop(server);
     db.drop_now().await.unwrap();
 }

@@ -15,7 +15,7 @@ pub mod shell_volumes;
 pub mod tissues;
 pub mod validation;
 
-pub use convert::{convert_path, convert_scan, ConvertOptions, OutputNames, PipelineError, TrainedModel};
+pub use convert::{convert_path, convert_scan, write_report, ConvertOptions, OutputNames, PipelineError, TrainedModel};
 pub use demo::{run_demo, DemoComparison, DemoOutcome};
 pub use params::RunParams;
 pub use progress::{NoProgress, Progress, Stage};

@@ -181,6 +181,27 @@ impl AttemptError {
     }
 }
 
+/// Replaces the worker's scratch input folder in the report (input path, skipped files,
+/// warnings) by `upload`, in memory and in `report.json`: users download and see the report, and
+/// server paths must never reach them.
+fn hide_scratch_paths(
+    report: &mut medprint_pipeline::Report,
+    output_dir: &Path,
+    input_dir: &Path,
+) -> Result<(), AttemptError> {
+    let scratch = input_dir.display().to_string();
+    let hide = |text: &str| text.replace(&scratch, "upload");
+    report.input.path = hide(&report.input.path);
+    for skipped in &mut report.input.skipped_files {
+        skipped.path = hide(&skipped.path);
+        skipped.problem = hide(&skipped.problem);
+    }
+    for warning in &mut report.warnings {
+        *warning = hide(warning);
+    }
+    medprint_pipeline::write_report(output_dir, report).map_err(|e| AttemptError::Crashed(e.to_string()))
+}
+
 /// Runs one claimed job to its end (done, retry, failed, cancelled or lease lost).
 async fn run_job(
     store: &Store,
@@ -274,7 +295,8 @@ async fn attempt(
             }
         }
     };
-    let report = report?;
+    let mut report = report?;
+    hide_scratch_paths(&mut report, &output_dir, &input_dir)?;
     match store
         .heartbeat(
             &job.id,
