@@ -513,7 +513,7 @@ try {
     const refused = await surgeon.textContent('.upload-box [data-testid="refused-list"]');
     assert.match(refused, /notes\.txt — not a DICOM file/, refused);
     // Hostile: the submission asks for a threshold above every voxel, so the run finds no bone.
-    await surgeon.route("**/actions/submit", (route) => route.continue({ postData: JSON.stringify({ params: { threshold_hu: 4000, print_ready: false } }) }));
+    await surgeon.route("**/actions/submit", (route) => route.continue({ postData: JSON.stringify({ params: { threshold_hu: 3000, print_ready: false } }) }));
     await surgeon.click('[data-testid="submit-order"]');
     await surgeon.waitForURL(/#\/orders\/[^/]+$/);
     await surgeon.unroute("**/actions/submit");
@@ -522,7 +522,7 @@ try {
     assert.equal(files.filter((f) => f.state === "stored").length, 30, "every file stored on the server");
     await surgeon.waitForSelector('[data-testid="job-error"]:not([hidden])', { timeout: 120000 });
     const shown = await surgeon.textContent('[data-testid="job-error"]');
-    assert.match(shown, /^(No bone was found|The scan could not be segmented)/, shown);
+    assert.match(shown, /^No bone was found/, shown);
     const page = await surgeon.textContent("main");
     for (const leak of [server.dataDir, "job-", ".dcm", "Error", "{"]) assert.ok(!shown.includes(leak), `the failure shows ${leak}: ${shown}`);
     assert.ok(!page.includes(server.dataDir), "no server path on the page");

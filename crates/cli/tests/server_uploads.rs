@@ -114,7 +114,7 @@ async fn uidless_series_is_stored_whole_and_failures_are_plain() {
         .args(["--server", &server.base, "--token", &token])
         .args(["--patient-id", "MRN-0042-SECRET", "--patient-key-secret", "org secret"])
         .args(["--prescription", &prescription().to_string()])
-        .args(["--params", &json!({"threshold_hu": 4000}).to_string()])
+        .args(["--params", &json!({"threshold_hu": 3000}).to_string()])
         .output()
         .expect("run medprint submit");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -173,10 +173,7 @@ async fn uidless_series_is_stored_whole_and_failures_are_plain() {
     assert_eq!(failed["order"]["state"], "uploaded");
     let error = job["error"].as_str().unwrap();
     // The pipeline's plain reason for a threshold that leaves no bone.
-    assert!(
-        error.starts_with("No bone was found") || error.starts_with("The scan could not be segmented"),
-        "{error}"
-    );
+    assert!(error.starts_with("No bone was found"), "{error}");
     let data_dir = server.data_dir.display().to_string();
     for leak in [data_dir.as_str(), "/work/", "job-", ".dcm", "{", "Error", "\\n"] {
         assert!(!error.contains(leak), "the failure shows {leak:?}: {error}");

@@ -2,19 +2,9 @@
 
 use medprint_segment::{dice, segment_bone, BoneParams, ScanType, ThresholdMethod};
 use medprint_volume::nifti::read_nifti;
-use medprint_volume::Volume;
-use std::path::{Path, PathBuf};
 
-fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel)
-}
-
-fn read_hu(rel: &str) -> Volume<i16> {
-    let v = read_nifti(&data(rel)).expect("readable NIfTI");
-    v.map(|&x| x.round().clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16)
-}
+mod common;
+use common::{data, read_hu};
 
 /// Label ids marked `is_bone = 1` in labels.tsv (header: id, name, is_bone).
 fn bone_ids(tsv: &str) -> Vec<u8> {

@@ -3,20 +3,10 @@
 use medprint_segment::{classify_tissues, dice, segment_bone, BoneParams, TissueClass, TissueParams};
 use medprint_volume::nifti::read_nifti;
 use medprint_volume::resample::resample_to_spacing;
-use medprint_volume::Volume;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel)
-}
-
-fn read_hu(rel: &str) -> Volume<i16> {
-    let v = read_nifti(&data(rel)).expect("readable NIfTI");
-    v.map(|&x| x.round().clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16)
-}
+mod common;
+use common::{data, read_hu};
 
 /// Reference label ids of the lungs (five lobes) and of the vessels (aorta, pulmonary vein,
 /// supra-aortic arteries, brachiocephalic veins, venae cavae, portal/splenic vein, iliac vessels).
