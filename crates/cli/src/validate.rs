@@ -10,7 +10,7 @@ use medprint_pipeline::validation::{validate, Grid, ValidationError, ValidationO
 const VALIDATE_HELP: &str = "\
 SCANS (--only, comma-separated):
   ct-abdomen-3mm      real abdominal CT with reference labels; the defaults were chosen on it
-  ct-chest-cta-1.5mm  real contrast CT angiogram, held out: aorta and T12 reference masks
+  ct-chest-cta-1.5mm  real contrast CT angiogram (contrast limits chosen on it): aorta and T12 masks
   knee-phantom        the demo's phantom, analytic bone volume
   torso-phantom       synthetic torso with two long bones and a sphere, exact truth mask
 
