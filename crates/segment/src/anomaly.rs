@@ -477,7 +477,6 @@ fn metal_anomalies(v: &Volume<i16>, metal: &[usize], lumens: Option<&ContrastLum
             trust: 0.2,
         }];
     }
-    let contrast_params = ContrastParams::default();
     let lumen_distance = |ijk: [f64; 3]| {
         lumens
             .and_then(|l| l.distance_to_lumen_mm(ijk))
@@ -485,7 +484,7 @@ fn metal_anomalies(v: &Volume<i16>, metal: &[usize], lumens: Option<&ContrastLum
     };
     let (contrast, objects): (Vec<DenseObject>, Vec<DenseObject>) = dense_objects(metal, v.dims(), lumen_distance)
         .into_iter()
-        .partition(|o| o.nearest <= contrast_params.dense_contrast_mm);
+        .partition(|o| lumens.is_some_and(|l| l.explains_dense_object(o.nearest)));
     let objects: Vec<DenseObject> = objects
         .into_iter()
         .filter(|o| o.voxels >= METAL_MIN_VOXELS && o.voxels as f64 * voxel_mm3 >= METAL_MIN_MM3)

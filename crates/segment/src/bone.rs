@@ -333,7 +333,7 @@ pub fn segment_bone_in_body(
     let seed = params
         .cortical_seed_hu
         .max(t)
-        .max(lumens.enhancement.cortex_seed_hu().unwrap_or(f32::MIN));
+        .max(lumens.cortex_seed_hu().unwrap_or(f32::MIN));
     let sm = smoothed.data();
     let (islands_removed, _) = remove_components(&mut mask, dims, min_voxels, |c| {
         c.any_voxel(|i| f32::from(sm[i]) >= seed)

@@ -28,7 +28,7 @@
 //! Non-contrast scans produce no lumen mask, so bone segmentation is unchanged on them.
 
 use crate::body::BodyMask;
-use crate::components::{Components, Connectivity};
+use crate::components::{face_neighbours, Components, Connectivity};
 use crate::evaluate::distance_transform_mm;
 use crate::SegmentError;
 use medprint_volume::{Dims, Volume};
@@ -170,8 +170,6 @@ pub struct ContrastEnhancement {
     pub bowel_mm3: f64,
     /// Lumens found, largest first (also listed for non-enhanced scans: then they are small).
     pub regions: Vec<LumenRegion>,
-    /// The cortex margin (HU) the detection used ([`ContrastParams::cortex_margin_hu`]).
-    pub cortex_margin_hu: f32,
 }
 
 impl ContrastEnhancement {
@@ -183,16 +181,7 @@ impl ContrastEnhancement {
             lumen_mm3: 0.0,
             bowel_mm3: 0.0,
             regions: Vec::new(),
-            cortex_margin_hu: ContrastParams::default().cortex_margin_hu,
         }
-    }
-
-    /// The density (HU) a bone part must reach somewhere in an enhanced scan: the largest vessel's
-    /// median plus the cortex margin (contrast-filled parts never reach it). `None` when not
-    /// enhanced or when only bowel is opacified.
-    pub fn cortex_seed_hu(&self) -> Option<f32> {
-        let vessel = self.regions.iter().find(|r| !r.bowel)?;
-        (self.enhanced && vessel.volume_mm3 > 0.0).then_some(vessel.median_hu + self.cortex_margin_hu)
     }
 
     /// One sentence for the report, when enhanced.
@@ -225,17 +214,39 @@ pub struct ContrastLumens {
     lattice: Option<Lattice>,
     /// Distance (mm) on the lattice to the nearest lumen core; empty when not enhanced.
     core_distance_mm: Vec<f32>,
+    /// The parameters the lumens were found with.
+    params: ContrastParams,
 }
 
 impl ContrastLumens {
     /// No lumens (non-CT scans, or before the check ran).
     pub fn none() -> Self {
+        Self::not_enhanced(ContrastEnhancement::none(), ContrastParams::default())
+    }
+
+    fn not_enhanced(enhancement: ContrastEnhancement, params: ContrastParams) -> Self {
         Self {
-            enhancement: ContrastEnhancement::none(),
+            enhancement,
             mask: Vec::new(),
             lattice: None,
             core_distance_mm: Vec::new(),
+            params,
         }
+    }
+
+    /// The density (HU) a bone part must reach somewhere in an enhanced scan: the largest vessel's
+    /// median plus the cortex margin (contrast-filled parts never reach it). `None` when not
+    /// enhanced or when only bowel is opacified.
+    pub fn cortex_seed_hu(&self) -> Option<f32> {
+        let vessel = self.enhancement.regions.iter().find(|r| !r.bowel)?;
+        (self.enhancement.enhanced && vessel.volume_mm3 > 0.0)
+            .then_some(vessel.median_hu + self.params.cortex_margin_hu)
+    }
+
+    /// Whether a dense object whose nearest voxel is `distance_mm` from a lumen core is
+    /// concentrated contrast ([`ContrastParams::dense_contrast_mm`]).
+    pub fn explains_dense_object(&self, distance_mm: f64) -> bool {
+        distance_mm <= self.params.dense_contrast_mm
     }
 
     /// Whether voxel `i` of the scan's grid is lumen (always false when not enhanced).
@@ -349,12 +360,7 @@ pub fn find_contrast_lumens(
     let enhancement = assess_enhancement(lumens.iter().map(|(_, r)| r.clone()).collect(), params);
     if !enhancement.enhanced {
         tracing::debug!(regions = enhancement.regions.len(), "no contrast enhancement");
-        return Ok(ContrastLumens {
-            enhancement,
-            mask: Vec::new(),
-            lattice: None,
-            core_distance_mm: Vec::new(),
-        });
+        return Ok(ContrastLumens::not_enhanced(enhancement, params.clone()));
     }
     // Each core cell carries its lumen's density limit (median + cortex margin); the limit is
     // spread over the partial-volume band, so cortex next to a lumen stays bone.
@@ -388,6 +394,7 @@ pub fn find_contrast_lumens(
         mask,
         lattice: Some(lattice),
         core_distance_mm,
+        params: params.clone(),
     })
 }
 
@@ -420,13 +427,16 @@ fn sample_lattice(scan: &Volume<i16>, body: &[u8], lattice: &Lattice) -> (Vec<f3
 fn plateau_mask(values: &[f32], inside: &[bool], dims: Dims, params: &ContrastParams) -> Vec<u8> {
     let sum = box_sum_3(values, dims, |v| v);
     let sum_sq = box_sum_3(values, dims, |v| v * v);
-    let count = box_sum_3(&vec![1f32; values.len()], dims, |v| v);
     let (lo, hi) = params.plateau_hu;
     let max_var = params.max_spread_hu * params.max_spread_hu;
+    let [nx, ny, _] = dims;
+    // Samples in the clipped window: per axis 3, or 2 on a face of the grid (1 on a 1-wide axis).
+    let along = |c: usize, n: usize| (1 + usize::from(c > 0) + usize::from(c + 1 < n)) as f32;
     (0..values.len())
         .into_par_iter()
         .map(|i| {
-            let n = count[i].max(1.0);
+            let (x, y, z) = (i % nx, (i / nx) % ny, i / (nx * ny));
+            let n = along(x, nx) * along(y, ny) * along(z, dims[2]);
             let mean = sum[i] / n;
             let var = (sum_sq[i] / n - mean * mean).max(0.0);
             u8::from(inside[i] && mean >= lo && mean <= hi && var < max_var)
@@ -601,7 +611,6 @@ fn assess_enhancement(regions: Vec<LumenRegion>, params: &ContrastParams) -> Con
         lumen_mm3: if enhanced { lumen_mm3 } else { 0.0 },
         bowel_mm3: if enhanced { bowel_mm3 } else { 0.0 },
         regions,
-        cortex_margin_hu: params.cortex_margin_hu,
     }
 }
 
@@ -610,25 +619,13 @@ fn assess_enhancement(regions: Vec<LumenRegion>, params: &ContrastParams) -> Con
 fn spread_limits(limit_hu: &mut [f32], core_distance_mm: &[f32], dims: Dims, spacing_mm: [f64; 3], band_mm: f64) {
     let min_spacing = spacing_mm.iter().copied().fold(f64::INFINITY, f64::min);
     let layers = (band_mm / min_spacing).ceil() as usize;
-    let [nx, ny, nz] = dims;
     for _ in 0..layers {
         let previous = limit_hu.to_vec();
         limit_hu.par_iter_mut().enumerate().for_each(|(i, limit)| {
             if limit.is_finite() || f64::from(core_distance_mm[i]) > band_mm {
                 return;
             }
-            let (x, y, z) = (i % nx, (i / nx) % ny, i / (nx * ny));
-            let neighbours = [
-                (x > 0).then(|| i - 1),
-                (x + 1 < nx).then(|| i + 1),
-                (y > 0).then(|| i - nx),
-                (y + 1 < ny).then(|| i + nx),
-                (z > 0).then(|| i - nx * ny),
-                (z + 1 < nz).then(|| i + nx * ny),
-            ];
-            *limit = neighbours
-                .into_iter()
-                .flatten()
+            *limit = face_neighbours(i, dims)
                 .map(|j| previous[j])
                 .fold(f32::NEG_INFINITY, f32::max);
         });
